@@ -1,0 +1,15 @@
+#pragma once
+// One bind_<area> function per area; module.cpp calls them in order.
+
+#include <nanobind/nanobind.h>
+
+namespace cachette::python {
+
+void bind_errors(nanobind::module_& m);
+void bind_store(nanobind::module_& m);
+
+/// Throws the Python exception that matches a cachette::Error (used by the async bridge
+/// too, where errors arrive as values rather than C++ exceptions).
+[[noreturn]] void raise_error(int code, const char* message);
+
+}  // namespace cachette::python

@@ -1,0 +1,12 @@
+# System libraries come from Debian packages (scripts/bootstrap.sh installs them).
+find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
+
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)
+find_library(LMDB_LIBRARY lmdb REQUIRED)
+
+add_library(cachette_deps INTERFACE)
+target_include_directories(cachette_deps SYSTEM INTERFACE ${ASIO_INCLUDE_DIR} ${LMDB_INCLUDE_DIR})
+target_compile_definitions(cachette_deps INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+target_link_libraries(cachette_deps INTERFACE Threads::Threads OpenSSL::SSL OpenSSL::Crypto ${LMDB_LIBRARY})

@@ -1,0 +1,39 @@
+#pragma once
+/// In-process memory store: sharded hash table with per-entry expiry and a byte
+/// budget enforced by SIEVE eviction. All entry data lives in one arena addressed
+/// by offsets, so the same layout can later be placed in a shared mapping.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "cachette/store.hpp"
+
+namespace cachette {
+
+struct MemoryStoreOptions {
+  std::uint64_t max_memory = 256ull << 20;  ///< byte budget for keys, values and entry headers
+  std::uint32_t shards = 16;                ///< power of two; more shards, less lock contention
+};
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(const MemoryStoreOptions& options = {});
+  ~MemoryStore() override;
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  bool visit(std::string_view key, Sink sink, void* context) override;
+  void put(std::string_view key, std::string_view value, std::int64_t ttl_ms) override;
+  std::uint64_t erase(std::string_view key) override;
+  std::uint64_t erase_prefix(std::string_view prefix) override;
+  std::uint64_t flush() override;
+  std::uint64_t flush_expired() override;
+  StoreStats stats() const override;
+
+ private:
+  struct Shared;
+  std::unique_ptr<Shared> shared_;
+};
+
+}  // namespace cachette

@@ -1,0 +1,27 @@
+#include "cachette/store.hpp"
+
+namespace cachette {
+
+std::optional<std::string> Store::get(std::string_view key) {
+  std::optional<std::string> out;
+  visit(
+      key,
+      [](void* context, std::string_view value, std::int64_t, std::int64_t) {
+        static_cast<std::optional<std::string>*>(context)->emplace(value);
+      },
+      &out);
+  return out;
+}
+
+std::optional<Entry> Store::get_with_ttl(std::string_view key) {
+  std::optional<Entry> out;
+  visit(
+      key,
+      [](void* context, std::string_view value, std::int64_t ttl_ms, std::int64_t age_ms) {
+        static_cast<std::optional<Entry>*>(context)->emplace(Entry{std::string(value), ttl_ms, age_ms});
+      },
+      &out);
+  return out;
+}
+
+}  // namespace cachette
