@@ -46,9 +46,9 @@ void bind_errors(nb::module_& m) {
       PyErr_SetString(cls.ptr(), e.what());
     }
   });
-  m.attr("ERROR_CODES") = nb::make_tuple(
-      "invalid_argument", "value_too_large", "connection", "timeout", "protocol", "auth",
-      "storage", "not_available", "closed");
+  m.attr("ERROR_CODES") =
+      nb::make_tuple("invalid_argument", "value_too_large", "connection", "timeout", "protocol",
+                     "auth", "storage", "not_available", "closed");
 }
 
 }  // namespace cachette::python

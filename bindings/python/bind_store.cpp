@@ -15,7 +15,9 @@ namespace nb = nanobind;
 namespace cachette::python {
 namespace {
 
-std::string_view view(const nb::bytes& b) { return {b.c_str(), b.size()}; }
+std::string_view view(const nb::bytes& b) {
+  return {b.c_str(), b.size()};
+}
 
 struct GetResult {
   PyObject* value = nullptr;

@@ -8,15 +8,15 @@
 namespace cachette {
 
 enum class Errc {
-  invalid_argument,   ///< bad key, value or option passed by the caller
-  value_too_large,    ///< value exceeds the backend's size limit; nothing was written
-  connection,         ///< could not reach the server, or the connection dropped
-  timeout,            ///< no reply within the configured timeout
-  protocol,           ///< the server sent something we cannot parse, or an error reply
-  auth,               ///< the server refused our credentials
-  storage,            ///< a local store (file) failed: I/O error, corrupt or foreign file
-  not_available,      ///< the backend is not built into this version
-  closed,             ///< the engine or backend was shut down
+  invalid_argument,  ///< bad key, value or option passed by the caller
+  value_too_large,   ///< value exceeds the backend's size limit; nothing was written
+  connection,        ///< could not reach the server, or the connection dropped
+  timeout,           ///< no reply within the configured timeout
+  protocol,          ///< the server sent something we cannot parse, or an error reply
+  auth,              ///< the server refused our credentials
+  storage,           ///< a local store (file) failed: I/O error, corrupt or foreign file
+  not_available,     ///< the backend is not built into this version
+  closed,            ///< the engine or backend was shut down
 };
 
 /// Human-readable name of an error code ("timeout", "connection", ...).

@@ -18,7 +18,8 @@ std::optional<Entry> Store::get_with_ttl(std::string_view key) {
   visit(
       key,
       [](void* context, std::string_view value, std::int64_t ttl_ms, std::int64_t age_ms) {
-        static_cast<std::optional<Entry>*>(context)->emplace(Entry{std::string(value), ttl_ms, age_ms});
+        static_cast<std::optional<Entry>*>(context)->emplace(
+            Entry{std::string(value), ttl_ms, age_ms});
       },
       &out);
   return out;
