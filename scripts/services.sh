@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Starts or stops every test server on private ports (never a default port).
+#   scripts/services.sh start   -> writes .services/env (KEY=VALUE lines the tests read)
+#   scripts/services.sh stop
+# Each server lives in scripts/services.d/<name>.sh, which implements `start` and `stop`
+# and appends its addresses to "$SERVICES_ENV".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SERVICES_DIR="$ROOT/.services"
+export SERVICES_ENV="$SERVICES_DIR/env"
+export ROOT
+# Private port range; override with CACHETTE_PORT_BASE when two runs share a machine.
+export PORT_BASE="${CACHETTE_PORT_BASE:-17300}"
+
+action="${1:-}"
+case "$action" in
+  start)
+    mkdir -p "$SERVICES_DIR"
+    : > "$SERVICES_ENV"
+    for f in "$ROOT"/scripts/services.d/*.sh; do
+      [ -e "$f" ] || continue
+      bash "$f" start
+    done
+    echo "services started; environment in $SERVICES_ENV"
+    ;;
+  stop)
+    for f in "$ROOT"/scripts/services.d/*.sh; do
+      [ -e "$f" ] || continue
+      bash "$f" stop || true
+    done
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
