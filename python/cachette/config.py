@@ -1,0 +1,264 @@
+"""Configuration: the keys users pass to ``Cachette.load_config``, validated once at startup.
+
+Every problem is reported as a ``pydantic.ValidationError`` whose text names the key. The
+messages of the 0.1.x releases are kept word for word, because users' tests match them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+
+BACKENDS = ("inmemory", "memcached", "mongodb", "pickle", "redis", "valkey")
+CODECS = ("csv", "feather", "json", "msgpack", "orjson", "parquet", "pickle", "vanilla")
+
+DEFAULT_TTL = 60
+DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def _quoted_list(names: Iterable[str]) -> str:
+    items = [f'"{n}"' for n in names]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def parse_size(key: str, value: object) -> int:
+    """Bytes from an int or a string such as ``"64MB"`` / ``"1GiB"`` (decimal and binary units)."""
+    if isinstance(value, bool):
+        raise ValueError(f'The "{key}" value must be a size in bytes such as 67108864 or "64MB".')
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        unit = match.group(2).lower() if match else None
+        if match is None or unit not in _SIZE_UNITS:
+            raise ValueError(
+                f'The "{key}" value {value!r} is not a size; use bytes or a number with a unit '
+                'such as "64MB" or "1GiB".'
+            )
+        size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    else:
+        raise ValueError(f'The "{key}" value must be a size in bytes such as 67108864 or "64MB".')
+    if size < 1024 * 1024:
+        raise ValueError(f'The "{key}" value must be at least 1 MiB (got {size} bytes).')
+    return size
+
+
+def _positive_seconds(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f'The "{key}" value must be a number of seconds greater than 0.')
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f'The "{key}" value must be a number of seconds greater than 0.') from None
+    if not (0 < seconds <= 3600):
+        raise ValueError(f'The "{key}" value must be greater than 0 and at most 3600 seconds.')
+    return seconds
+
+
+class CachetteConfig(BaseModel):
+    """Validated configuration. Unknown keys are ignored, so a whole application's
+    ``BaseSettings`` can be passed as it is."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    backend: str = "inmemory"
+    codec: str | None = None
+    ttl: int = DEFAULT_TTL
+
+    redis_url: str | None = None
+    valkey_url: str | None = None
+    memcached_host: str | None = None
+    mongodb_url: str | None = None
+    database_name: str = "cachette-db"
+    table_name: str = "cachette"
+    pickle_path: str | None = None
+
+    # Keys added by this version; every one is optional with a safe default.
+    max_memory: int = DEFAULT_MAX_MEMORY
+    """Byte budget of the in-memory store (int or "64MB"); least useful entries are evicted."""
+    fail_open: bool = False
+    """Turn connection and timeout errors of network backends into cache misses."""
+    timeout: float = 2.0
+    """Seconds a network operation may take before it fails with CachetteTimeoutError."""
+    connect_timeout: float = 2.0
+    """Seconds allowed to open a connection to a server."""
+    pool_size: int = 2
+    """Connections per server for network backends."""
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, value: object) -> str:
+        if value is None:
+            return "inmemory"
+        if not isinstance(value, str) or value.lower() not in BACKENDS:
+            raise ValueError(f'The "backend" value must be one of {_quoted_list(BACKENDS)}.')
+        return value.lower()
+
+    @field_validator("codec", mode="before")
+    @classmethod
+    def _codec(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or value.lower() not in CODECS:
+            raise ValueError(f'The "codec" value must be one of {_quoted_list(CODECS)}.')
+        return value.lower()
+
+    @field_validator("ttl", mode="before")
+    @classmethod
+    def _ttl(cls, value: object) -> int:
+        if value is None:
+            return DEFAULT_TTL
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            else:
+                raise ValueError(
+                    f'The "ttl" value must be an integer number of seconds, not {value!r}.'
+                )
+        assert isinstance(value, int)
+        if value < 1 or value > 3600:
+            raise ValueError('The "ttl" value must between 1 or 3600 seconds.')
+        return value
+
+    @field_validator(
+        "redis_url",
+        "valkey_url",
+        "memcached_host",
+        "mongodb_url",
+        "pickle_path",
+        "tls_ca_file",
+        "tls_cert_file",
+        "tls_key_file",
+        mode="before",
+    )
+    @classmethod
+    def _optional_text(cls, value: object, info: ValidationInfo) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f'The "{info.field_name}" value must be a string.')
+        return value
+
+    @field_validator("database_name", "table_name", mode="before")
+    @classmethod
+    def _names(cls, value: object, info: ValidationInfo) -> str:
+        if value is None or value == "":
+            return ""  # reported by _required_per_backend when the backend needs it
+        if not isinstance(value, str):
+            raise ValueError(f'The "{info.field_name}" value must be a string.')
+        return value
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _max_memory(cls, value: object) -> int:
+        return DEFAULT_MAX_MEMORY if value is None else parse_size("max_memory", value)
+
+    @field_validator("timeout", "connect_timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: object, info: ValidationInfo) -> float:
+        assert info.field_name is not None
+        return _positive_seconds(info.field_name, value)
+
+    @field_validator("pool_size", mode="before")
+    @classmethod
+    def _pool_size(cls, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value <= 64):
+            raise ValueError('The "pool_size" value must be an integer between 1 and 64.')
+        return value
+
+    @field_validator("fail_open", mode="before")
+    @classmethod
+    def _fail_open(cls, value: object) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ValueError('The "fail_open" value must be true or false.')
+
+    @model_validator(mode="after")
+    def _required_per_backend(self) -> CachetteConfig:
+        backend = self.backend
+        if backend == "redis" and not self.redis_url:
+            raise ValueError('The "redis_url" cannot be null when using redis as backend.')
+        if backend == "valkey" and not self.valkey_url:
+            raise ValueError('The "valkey_url" cannot be null when using valkey as backend.')
+        if backend == "memcached" and not self.memcached_host:
+            raise ValueError('The "memcached_host" cannot be null when using memcached as backend.')
+        if backend == "mongodb":
+            if not self.mongodb_url:
+                raise ValueError('The "mongodb_url" cannot be null when using MongoDB as backend.')
+            if not self.database_name:
+                raise ValueError(
+                    'The "database_name" cannot be null when using MongoDB as backend.'
+                )
+            if not self.table_name:
+                raise ValueError('The "table_name" cannot be null when using MongoDB as backend.')
+        if backend == "pickle" and not self.pickle_path:
+            raise ValueError('The "pickle_path" cannot be null when using pickle as backend.')
+        from cachette.backends import check_config
+
+        check_config(self)
+        return self
+
+    @property
+    def effective_codec(self) -> str:
+        """The codec in use: the configured one, else pickle for the file backend (whose
+        0.1.x ancestor kept values' Python types), else vanilla."""
+        if self.codec is not None:
+            return self.codec
+        return "pickle" if self.backend == "pickle" else "vanilla"
+
+
+def read_settings(settings: Any) -> dict[str, Any]:
+    """Turns what a ``load_config`` function returned into a dict with lower-case keys.
+
+    Accepts an iterable of ``(name, value)`` pairs, which covers lists of tuples and pydantic
+    ``BaseSettings`` instances (iterating a model yields its fields as pairs), or a mapping.
+    """
+    if isinstance(settings, dict):
+        pairs: Iterable[Any] = settings.items()
+    else:
+        pairs = settings
+    out: dict[str, Any] = {}
+    try:
+        for pair in pairs:
+            name, value = pair
+            if not isinstance(name, str):
+                raise TypeError
+            out[name.lower()] = value
+    except (TypeError, ValueError):
+        raise TypeError(
+            'Cachette.load_config expects a function returning a pydantic "BaseSettings" '
+            "or a list of (name, value) tuples"
+        ) from None
+    return out

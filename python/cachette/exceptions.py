@@ -1,0 +1,60 @@
+"""Exceptions raised by cachette.
+
+Every error the engine or a backend raises is a ``CachetteError``; the subclasses tell
+what went wrong so that callers can react (retry on a timeout, fix a value, ...).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendNotAvailableError",
+    "CachetteAuthError",
+    "CachetteConnectionError",
+    "CachetteError",
+    "CachetteProtocolError",
+    "CachetteStorageError",
+    "CachetteTimeoutError",
+    "CachetteValueError",
+    "CachetteValueTooLargeError",
+    "CodecError",
+]
+
+
+class CachetteError(Exception):
+    """Base class of every error raised by cachette."""
+
+
+class CachetteValueError(CachetteError, ValueError):
+    """A key, value or argument that cachette cannot accept."""
+
+
+class CachetteValueTooLargeError(CachetteValueError):
+    """A value over the backend's size limit; nothing was written."""
+
+
+class CodecError(CachetteValueError):
+    """The configured codec cannot encode or decode a value."""
+
+
+class CachetteConnectionError(CachetteError, ConnectionError):
+    """The server could not be reached, or the connection dropped."""
+
+
+class CachetteTimeoutError(CachetteError, TimeoutError):
+    """The server did not answer within the configured timeout."""
+
+
+class CachetteProtocolError(CachetteError):
+    """The server answered with an error or with bytes we cannot parse."""
+
+
+class CachetteAuthError(CachetteConnectionError):
+    """The server refused the configured credentials."""
+
+
+class CachetteStorageError(CachetteError, OSError):
+    """A local store failed (I/O error, corrupt or foreign file)."""
+
+
+class BackendNotAvailableError(CachetteError):
+    """The configured backend is not built into this version of cachette."""
