@@ -48,8 +48,8 @@ class CachetteProtocolError(CachetteError):
     """The server answered with an error or with bytes we cannot parse."""
 
 
-class CachetteAuthError(CachetteConnectionError):
-    """The server refused the configured credentials."""
+class CachetteAuthError(CachetteError, PermissionError):
+    """The server refused the configured credentials (never hidden by ``fail_open``)."""
 
 
 class CachetteStorageError(CachetteError, OSError):

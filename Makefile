@@ -1,0 +1,85 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a step.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+JOBS ?= 2
+BUILD := build
+CMAKE_TEST_FLAGS := -G Ninja -DCACHETTE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+PY_TEST_DEPS := scikit-build-core nanobind pydantic pydantic-settings \
+	pytest pytest-asyncio httpx fastapi starlette uvicorn ruff mypy
+
+.PHONY: demo test bootstrap venv package cpp-asan cpp-tsan cpp-test py-test lint fuzz \
+	services-start services-stop bench clean
+
+demo: bootstrap package
+	@echo
+	@echo "Serving examples/fastapi_inmemory.py on http://127.0.0.1:8000 - try:"
+	@echo "  curl -X POST http://127.0.0.1:8000/ -H 'content-type: application/json' -d '{\"key\":\"a\",\"value\":\"b\"}'"
+	@echo "  curl http://127.0.0.1:8000/a"
+	@echo
+	cd examples && ../$(VENV)/bin/uvicorn fastapi_inmemory:app --host 127.0.0.1 --port 8000
+
+test: bootstrap package lint cpp-test fuzz
+	bash scripts/with-services.sh $(MAKE) --no-print-directory integration-tests
+	@echo "make test: all suites passed"
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+venv: $(PY)
+	$(PIP) install -q $(PY_TEST_DEPS) $(PY_EXTRA_DEPS)
+
+# Editable install: the package imports python/cachette/ with the freshly built _core.
+package: venv
+	$(PIP) install -q --no-build-isolation -e . -Cbuild-dir=$(BUILD)/python
+
+lint:
+	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/ruff format --check python tests bench examples
+	$(VENV)/bin/mypy python/cachette
+
+# C++ unit tests under ASan+UBSan, threaded engine tests again under TSan.
+cpp-asan:
+	cmake -S . -B $(BUILD)/asan $(CMAKE_TEST_FLAGS) -DCACHETTE_SANITIZE=address,undefined
+	cmake --build $(BUILD)/asan -j $(JOBS)
+
+cpp-tsan:
+	cmake -S . -B $(BUILD)/tsan $(CMAKE_TEST_FLAGS) -DCACHETTE_SANITIZE=thread
+	cmake --build $(BUILD)/tsan -j $(JOBS)
+
+cpp-test: cpp-asan cpp-tsan
+	cd $(BUILD)/asan && ctest -L unit --output-on-failure -j $(JOBS)
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Threaded' --output-on-failure
+
+# Every parser's fuzz target runs briefly over its seed corpus (longer runs: FUZZ_SECONDS=600).
+FUZZ_SECONDS ?= 20
+fuzz:
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -G Ninja -DCACHETTE_BUILD_TESTS=OFF -DCACHETTE_BUILD_FUZZ=ON
+	cmake --build $(BUILD)/fuzz -j $(JOBS)
+	bash scripts/run-fuzzers.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+# Runs inside scripts/with-services.sh, which starts the servers and exports their addresses.
+integration-tests:
+	if [ -x $(BUILD)/asan/cachette_integration_tests ]; then \
+	  cd $(BUILD)/asan && ctest -L integration --output-on-failure; fi
+	$(PY) -m pytest -q
+
+services-start:
+	bash scripts/services.sh start
+
+services-stop:
+	bash scripts/services.sh stop
+
+bench: package
+	$(PIP) install -q -e '.[bench]' --no-build-isolation -Cbuild-dir=$(BUILD)/python
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD) .services
