@@ -18,6 +18,12 @@ std::uint64_t heap_bytes_for(std::uint64_t budget) noexcept {
   return round_to_page(budget + budget / 4 + (64 << 10));
 }
 
+// memcpy from a null pointer is undefined even for zero bytes, and an empty string_view may
+// carry one.
+void copy_bytes(char* to, std::string_view from) noexcept {
+  if (!from.empty()) std::memcpy(to, from.data(), from.size());
+}
+
 std::uint64_t charge_of(const EntryHeader& e) noexcept {
   return kEntryOverhead + e.key_len + e.value_len;
 }
@@ -44,7 +50,7 @@ std::uint64_t Shard::find(std::string_view key, std::uint32_t hash) const noexce
 }
 
 bool Shard::visit(std::string_view key, std::uint32_t hash, std::uint64_t now, Store::Sink sink,
-                  void* context) noexcept {
+                  void* context) {
   ShardCounters& counters = header_.counters;
   const std::uint64_t pos = find(key, hash);
   if (pos == Index::kNotFound) {
@@ -87,7 +93,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
     // the entry's place in the queue. A write is a use, so it also earns the visited bit.
     if (old_block >= block && old_block - block < kMinBlock &&
         counters.bytes - old_charge + charge <= header_.budget) {
-      std::memcpy(e.key_data() + key.size(), value.data(), value.size());
+      copy_bytes(e.key_data() + key.size(), value);
       e.value_len = static_cast<std::uint32_t>(value.size());
       e.set_written_at(now);
       e.set_expires_at(expires_at);
@@ -106,8 +112,8 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
   e.value_len = static_cast<std::uint32_t>(value.size());
   e.set_written_at(now);
   e.set_expires_at(expires_at);
-  std::memcpy(e.key_data(), key.data(), key.size());
-  std::memcpy(e.key_data() + key.size(), value.data(), value.size());
+  copy_bytes(e.key_data(), key);
+  copy_bytes(e.key_data() + key.size(), value);
   link_head(offset);
   index_.insert(hash, offset);
   counters.bytes += charge;

@@ -52,7 +52,7 @@ inline std::uint64_t hash_key(std::string_view key, const HashSeed& seed) noexce
   }
   std::uint64_t a = 0;
   std::uint64_t b = 0;
-  std::memcpy(&a, p, std::min<std::size_t>(n, 8));
+  if (n > 0) std::memcpy(&a, p, std::min<std::size_t>(n, 8));  // p may be null when n is 0
   if (n > 8) std::memcpy(&b, p + 8, n - 8);
   h = fold(a ^ h, b ^ seed.fold ^ kLength);
   return fold(h, kFinal ^ seed.fold) ^ h;

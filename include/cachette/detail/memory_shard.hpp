@@ -32,9 +32,10 @@ class Shard {
 
   std::uint64_t budget() const noexcept { return header_.budget; }
 
-  /// `hash` is the low half of the key's hash; `now` is monotonic ms.
+  /// `hash` is the low half of the key's hash; `now` is monotonic ms. Not noexcept: the sink
+  /// may throw (allocation), and it runs last, once the shard is consistent again.
   bool visit(std::string_view key, std::uint32_t hash, std::uint64_t now, Store::Sink sink,
-             void* context) noexcept;
+             void* context);
   /// `expires_at` is absolute (kNever for none). The caller has checked that the entry fits
   /// the budget, so this cannot fail.
   void put(std::string_view key, std::uint32_t hash, std::string_view value, std::uint64_t now,

@@ -54,7 +54,8 @@ TEST(MemoryStore, EmptyKeyAndValue) {
   MemoryStore store;
   store.put("", "", kNoExpiry);
   EXPECT_EQ(store.get(""), "");
-  store.put("e", "", kNoExpiry);
+  store.put("e", std::string_view{}, kNoExpiry);  // null data pointer, zero length
+  EXPECT_EQ(store.get(std::string_view{}), "");
   EXPECT_EQ(store.get("e"), "");
   EXPECT_EQ(store.stats().bytes, 2 * kHeader + 1);
 }
@@ -109,6 +110,16 @@ TEST(MemoryStore, RejectsBadOptionsAndTtl) {
   }
   EXPECT_THROW(store.put("k", "v", -2), Error);
   EXPECT_EQ(store.get("k"), std::nullopt);
+}
+
+TEST(MemoryStore, ThrowingSinkLeavesTheStoreUsable) {
+  MemoryStore store(MemoryStoreOptions{1 << 20, 1});
+  store.put("k", "v", kNoExpiry);
+  auto throwing = [](void*, std::string_view, std::int64_t, std::int64_t) {
+    throw std::runtime_error("sink failed");
+  };
+  EXPECT_THROW(store.visit("k", throwing, nullptr), std::runtime_error);
+  EXPECT_EQ(store.get("k"), "v");  // the shard lock was released
 }
 
 TEST(MemoryStore, TtlAndAgeAreReported) {
