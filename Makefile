@@ -56,7 +56,7 @@ cpp-tsan:
 
 cpp-test: cpp-asan cpp-tsan
 	cd $(BUILD)/asan && ctest -L unit --output-on-failure -j $(JOBS)
-	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Threaded' --output-on-failure
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Concurrent|Threaded' --output-on-failure
 
 # Every parser's fuzz target runs briefly over its seed corpus (longer runs: FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20

@@ -153,7 +153,8 @@ class Cachette:
         if self._no_read or self._max_age is not None:
             if self._no_read:
                 return None
-            return (await self._fetch_fresh(rt, key))[1]
+            fresh = (await self._fetch_fresh(rt, key))[1]
+            return None if fresh is None else rt.decode(fresh)
         store = rt.store
         try:
             if store is not None:

@@ -50,10 +50,13 @@ inline std::uint64_t hash_key(std::string_view key, const HashSeed& seed) noexce
     p += 16;
     n -= 16;
   }
+  // The last 0..16 bytes go through a zeroed buffer: one copy of exactly n bytes.
+  unsigned char tail[16] = {};
+  if (n > 0) std::memcpy(tail, p, n);  // p may be null when n is 0
   std::uint64_t a = 0;
   std::uint64_t b = 0;
-  if (n > 0) std::memcpy(&a, p, std::min<std::size_t>(n, 8));  // p may be null when n is 0
-  if (n > 8) std::memcpy(&b, p + 8, n - 8);
+  std::memcpy(&a, tail, 8);
+  std::memcpy(&b, tail + 8, 8);
   h = fold(a ^ h, b ^ seed.fold ^ kLength);
   return fold(h, kFinal ^ seed.fold) ^ h;
 }
