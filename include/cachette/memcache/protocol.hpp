@@ -82,9 +82,9 @@ enum class MetadumpScope { hash, all };
 void encode_noop(std::string& out);
 void encode_flush_all(std::string& out);
 void encode_version(std::string& out);
-/// Starts a key dump. memcached hands the whole connection to the crawler: nothing may be
-/// pipelined before it ("ERROR cannot pipeline ...") and anything after it is dropped, so send it
-/// alone on an idle connection and send nothing else until END (or an error line) arrives.
+/// Starts a key dump. memcached hands the connection to its crawler until END: a command that
+/// arrives in the same read before it gets "ERROR cannot pipeline ...", and commands behind it
+/// are only answered after END. Send it alone on a connection of its own.
 void encode_metadump(std::string& out, MetadumpScope scope = MetadumpScope::hash);
 /// Login for `-Y authfile` servers: a `set` of any key whose data is "username password". Must be
 /// the first command on the connection; the reply is STORED, or CLIENT_ERROR and a closed socket.
