@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
-#include <limits>
 
 namespace cachette::memcache {
 namespace {

@@ -1,7 +1,6 @@
 // The reply half of protocol.hpp: the encoder is in protocol.cpp.
+#include <algorithm>
 #include <charconv>
-#include <cstring>
-#include <limits>
 
 #include "cachette/memcache/protocol.hpp"
 
@@ -12,8 +11,7 @@ constexpr std::string_view kCrlf = "\r\n";
 
 template <typename Int>
 bool parse_int(std::string_view s, Int& out) {
-  if (s.empty() || (s[0] == '+')) return false;
-  // from_chars accepts a leading '-' for signed types only, which is what we want.
+  // from_chars takes no '+' and a '-' only for signed types, which is the grammar we want.
   const auto result = std::from_chars(s.data(), s.data() + s.size(), out);
   return result.ec == std::errc{} && result.ptr == s.data() + s.size();
 }

@@ -42,7 +42,9 @@ TEST(MemcacheRing, EmptyAndSingle) {
 
 TEST(MemcacheRing, Hash64IsFixed) {
   // Pinned so placement never changes silently between releases or platforms.
-  EXPECT_EQ(mc::hash64(""), mc::hash64(""));
+  EXPECT_EQ(mc::hash64(""), 0xd5a8233879929bf4ULL);
+  EXPECT_EQ(mc::hash64("user:1"), 0x5b210fc7b3563127ULL);
+  EXPECT_EQ(mc::hash64("abcdefghi"), 0xc930dbff59c44cbfULL);
   EXPECT_NE(mc::hash64("a"), mc::hash64(std::string_view("a\0", 2)));
   EXPECT_NE(mc::hash64("abcdefgh"), mc::hash64("abcdefghi"));
 }
