@@ -168,13 +168,13 @@ def chart(results: dict[str, dict[str, float]], path: Any) -> bool:
     xs = range(len(names))
     ax.bar(
         [x - width / 2 for x in xs],
-        [1e6 / results[n]["fetch"] / 1e3 for n in names],
+        [1 / results[n]["fetch"] / 1e3 for n in names],
         width,
         label="fetch hit",
     )
     ax.bar(
         [x + width / 2 for x in xs],
-        [1e6 / results[n]["put"] / 1e3 for n in names],
+        [1 / results[n]["put"] / 1e3 for n in names],
         width,
         label="put",
     )
