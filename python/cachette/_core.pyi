@@ -1,5 +1,7 @@
 """Stubs of the C++ engine module (bindings/python). Private: use the cachette package."""
 
+import asyncio
+
 ERROR_CODES: tuple[str, ...]
 
 class Store:
@@ -23,7 +25,6 @@ class MemoryStore(Store):
     def __init__(self, max_memory: int = 268435456, shards: int = 16) -> None: ...
 
 # --- redis/valkey network client (issue 3, branch net) ---
-import asyncio
 
 def bridge_channels() -> int:
     """Event loops with a live completion channel (for tests)."""

@@ -77,7 +77,9 @@ class CachetteConfig(BaseModel):
     """Validated configuration. Unknown keys are ignored, so a whole application's
     ``BaseSettings`` can be passed as it is."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # --- redis/valkey (issue 3): URLs may hold passwords; errors must not echo the input ---
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    # --- end redis/valkey ---
 
     backend: str = "inmemory"
     codec: str | None = None
