@@ -12,7 +12,7 @@
 
 #include "cachette/error.hpp"
 #include "cachette/file_store.hpp"
-#include "file_store_fixture.hpp"
+#include "test_file_store_fixture.hpp"
 
 namespace cachette::testing {
 namespace {
