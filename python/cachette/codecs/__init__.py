@@ -18,6 +18,9 @@ class Codec(Protocol):
     """Encodes values to bytes and decodes them back."""
 
     name: str
+    #: True when values are stored as UTF-8 text and come back as str; local stores then
+    #: convert in C++ (optional attribute, False when absent).
+    # text: bool
 
     def encode(self, value: Any) -> bytes: ...
 
