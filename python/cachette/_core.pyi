@@ -21,3 +21,12 @@ class Store:
 
 class MemoryStore(Store):
     def __init__(self, max_memory: int = 268435456, shards: int = 16) -> None: ...
+
+class FileStore(Store):
+    """The LMDB file store at ``path`` (lock file: ``path + "-lock"``), shared by processes.
+    Raises CachetteStorageError when the path cannot be used or holds a foreign file."""
+
+    def __init__(self, path: str, max_size: int = 0, initial_map_size: int = 67108864) -> None: ...
+    @property
+    def map_size(self) -> int:
+        """Bytes currently mapped by this process; the map grows as the store fills."""

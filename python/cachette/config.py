@@ -105,6 +105,11 @@ class CachetteConfig(BaseModel):
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # -- file backend (backend="pickle") --
+    pickle_max_size: int = 0
+    """Bytes the file store may hold (int or "64MB"; 0 = unlimited); past it, the entries
+    that expire soonest are evicted. See docs/file-backend.md."""
+    # -- end file backend --
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -173,6 +178,13 @@ class CachetteConfig(BaseModel):
     @classmethod
     def _max_memory(cls, value: object) -> int:
         return DEFAULT_MAX_MEMORY if value is None else parse_size("max_memory", value)
+
+    @field_validator("pickle_max_size", mode="before")
+    @classmethod
+    def _pickle_max_size(cls, value: object) -> int:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+            return 0
+        return parse_size("pickle_max_size", value)
 
     @field_validator("timeout", "connect_timeout", mode="before")
     @classmethod
