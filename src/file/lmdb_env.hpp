@@ -120,6 +120,7 @@ class Environment {
   void drop_idle_readers();
   void adopt_map_size();
   void grow_map(std::uint64_t full_at);
+  void remap(std::uint64_t wanted);  // caller holds resize_mutex_ exclusively
 
   std::string path_;
   MDB_env* env_ = nullptr;
