@@ -237,6 +237,26 @@ def report(results: dict[tuple[str, str, int], dict[str, float]], repeats: int) 
                     f"| {label}, {procs} process{plural} | {name} | {r['ops_s']:,.0f} | "
                     f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {speed} | {tail} |"
                 )
+    get1 = results[("diskcache.Cache", "get", 1)]["ops_s"] / results[("ours", "get", 1)]["ops_s"]
+    set1 = results[("diskcache.Cache", "set", 1)]["ops_s"] / results[("ours", "set", 1)]["ops_s"]
+    p99 = results[("ours", "set", 4)]["p99_us"] / results[("diskcache.Cache", "set", 4)]["p99_us"]
+    lines += [
+        "",
+        "Targets of issue 5 against diskcache.Cache: get hits ≥ 3x faster in one process — "
+        f"**{1 / get1:.1f}x**; sets ≥ 10x — **{1 / set1:.1f}x**; with four writer processes, "
+        f"set p99 ≤ 1/10 of diskcache's — **1/{1 / p99:.0f}** "
+        f"({results[('ours', 'set', 4)]['p99_us']:.1f} µs: a put never holds the event loop "
+        "for long, even while three other processes write).",
+        "",
+        "Notes. The machine has 2 cores, so four processes share them: aggregate get "
+        "throughput cannot grow past one process's much. LMDB serialises writers, so four "
+        "writers' total stays near one writer's, but each commit takes microseconds, which "
+        "keeps the wait short. diskcache's millisecond p99 with four writers presumably "
+        "checkpoints. Sets are fast because commits skip fsync (`MDB_NOSYNC`, safe against "
+        "process crashes, not OS crashes) and write in place (`MDB_WRITEMAP`); both are "
+        "explained in [file-backend.md](file-backend.md). Ours includes the pickle codec "
+        "and the async call; diskcache stores the bytes as they are.",
+    ]
     return "\n".join(lines)
 
 
