@@ -252,7 +252,8 @@ def report(results: dict[tuple[str, str, int], dict[str, float]], repeats: int) 
         "throughput cannot grow past one process's much. LMDB serialises writers, so four "
         "writers' total stays near one writer's, but each commit takes microseconds, which "
         "keeps the wait short. diskcache's millisecond p99 with four writers presumably "
-        "comes from waiting on SQLite's write lock (not profiled). Sets are fast because commits skip fsync (`MDB_NOSYNC`, safe against "
+        "comes from waiting on SQLite's write lock (not profiled). Sets are fast because "
+        "commits skip fsync (`MDB_NOSYNC`, safe against "
         "process crashes, not OS crashes) and write in place (`MDB_WRITEMAP`); both are "
         "explained in [file-backend.md](file-backend.md). Ours includes the pickle codec "
         "and the async call; diskcache stores the bytes as they are.",
