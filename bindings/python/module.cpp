@@ -5,4 +5,5 @@ NB_MODULE(_core, m) {
   cachette::python::bind_errors(m);
   cachette::python::bind_store(m);
   cachette::python::bind_file(m);
+  cachette::python::bind_net(m);
 }

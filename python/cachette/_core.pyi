@@ -1,5 +1,7 @@
 """Stubs of the C++ engine module (bindings/python). Private: use the cachette package."""
 
+import asyncio
+
 ERROR_CODES: tuple[str, ...]
 
 class Store:
@@ -30,3 +32,48 @@ class FileStore(Store):
     @property
     def map_size(self) -> int:
         """Bytes currently mapped by this process; the map grows as the store fills."""
+
+def bridge_channels() -> int:
+    """Event loops with a live completion channel (for tests)."""
+
+class RedisClient:
+    """A Redis/Valkey connection pool on the engine's I/O thread. Every operation returns a
+    future of the running event loop; errors arrive as cachette exceptions."""
+
+    def __init__(
+        self,
+        kind: str,
+        host: str,
+        port: int,
+        unix_path: str,
+        db: int,
+        username: str,
+        password: str,
+        tls: bool,
+        tls_ca_file: str,
+        tls_cert_file: str,
+        tls_key_file: str,
+        timeout: float,
+        connect_timeout: float,
+        pool_size: int,
+    ) -> None: ...
+    def get(self, key: str) -> asyncio.Future[bytes | None]: ...
+    def get_with_ttl(self, key: str) -> asyncio.Future[tuple[int, bytes] | None]:
+        """(remaining ttl in ms or -1 for no expiry, value), or None; read atomically."""
+    def set(self, key: str, value: bytes, ttl_ms: int) -> asyncio.Future[None]: ...
+    def delete(self, key: str) -> asyncio.Future[int]: ...
+    def scan_prefix(
+        self, cursor: int, prefix: str, count: int = 1000
+    ) -> asyncio.Future[tuple[int, list[bytes]]]:
+        """One SCAN step over keys starting with ``prefix`` (glob characters escaped)."""
+    def unlink(self, keys: list[bytes]) -> asyncio.Future[int]: ...
+    def flush(self) -> asyncio.Future[int]:
+        """FLUSHDB of the configured database; the number of keys it held."""
+    def command(self, *args: str | bytes) -> asyncio.Future[object]:
+        """Any command; integers, bytes, None, or (0, [bytes...]) for aggregates."""
+    def close(self) -> None: ...
+    @property
+    def name(self) -> str: ...
+    def stats(self) -> dict[str, int]: ...
+
+# --- end redis/valkey ---

@@ -19,6 +19,8 @@ __all__ = ["BACKEND_MODULES", "Backend", "LocalBackend", "check_config", "create
 BACKEND_MODULES: dict[str, str] = {
     "inmemory": "cachette.backends.memory",
     "pickle": "cachette.backends.file",
+    "redis": "cachette.backends.redis",
+    "valkey": "cachette.backends.redis",
 }
 
 
