@@ -77,7 +77,8 @@ class CachetteConfig(BaseModel):
     """Validated configuration. Unknown keys are ignored, so a whole application's
     ``BaseSettings`` can be passed as it is."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Inputs stay out of error texts: URLs and hosts may carry credentials.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     backend: str = "inmemory"
     codec: str | None = None

@@ -18,6 +18,7 @@ __all__ = ["BACKEND_MODULES", "Backend", "LocalBackend", "check_config", "create
 # backend name -> module implementing it; names absent here are validated but not built yet.
 BACKEND_MODULES: dict[str, str] = {
     "inmemory": "cachette.backends.memory",
+    "memcached": "cachette.backends.memcached",
 }
 
 
