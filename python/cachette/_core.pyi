@@ -1,5 +1,7 @@
 """Stubs of the C++ engine module (bindings/python). Private: use the cachette package."""
 
+import asyncio
+
 ERROR_CODES: tuple[str, ...]
 
 class Store:
@@ -21,3 +23,36 @@ class Store:
 
 class MemoryStore(Store):
     def __init__(self, max_memory: int = 268435456, shards: int = 16) -> None: ...
+
+class MemcachedClient:
+    """memcached servers on the engine's I/O thread. Calls return futures of the running loop."""
+
+    def __init__(
+        self,
+        servers: list[tuple[str, int, str, str, str, bool]],
+        timeout: float,
+        connect_timeout: float,
+        pool_size: int,
+        tls_ca_file: str = "",
+        tls_cert_file: str = "",
+        tls_key_file: str = "",
+    ) -> None:
+        """servers: (host, port, unix_path, username, password, tls) each."""
+    def get(self, key: str) -> asyncio.Future[bytes | None]: ...
+    def get_with_ttl(self, key: str) -> asyncio.Future[tuple[int, bytes] | None]:
+        """(remaining ms or -1 when the item never expires, value), or None."""
+    def set(self, key: str, value: bytes, ttl_ms: int) -> asyncio.Future[None]: ...
+    def delete(self, key: str) -> asyncio.Future[int]: ...
+    def dump_prefix(self, server: int, prefix: str) -> asyncio.Future[list[bytes] | None]:
+        """Stored keys on one server whose key starts with prefix; None while its crawler is
+        busy."""
+    def dump_count(self, server: int) -> asyncio.Future[int | None]:
+        """Live items on one server; None while its crawler is busy."""
+    def delete_stored(self, server: int, keys: list[bytes]) -> asyncio.Future[int]: ...
+    def flush_all(self, server: int) -> asyncio.Future[None]: ...
+    @property
+    def server_count(self) -> int: ...
+    def server_name(self, server: int) -> str: ...
+    def server_of(self, key: str) -> int: ...
+    def stats(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
