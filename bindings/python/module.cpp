@@ -6,4 +6,5 @@ NB_MODULE(_core, m) {
   cachette::python::bind_store(m);
   cachette::python::bind_file(m);
   cachette::python::bind_net(m);
+  cachette::python::bind_memcache(m);
 }

@@ -21,6 +21,7 @@ BACKEND_MODULES: dict[str, str] = {
     "pickle": "cachette.backends.file",
     "redis": "cachette.backends.redis",
     "valkey": "cachette.backends.redis",
+    "memcached": "cachette.backends.memcached",
 }
 
 
