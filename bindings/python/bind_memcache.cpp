@@ -1,10 +1,5 @@
-// The memcached client for Python. Each call creates an asyncio future on the running loop,
-// submits the request to the engine and returns the future; the engine's I/O thread pushes the
-// completion to that loop's CompletionQueue, whose eventfd wakes the loop, which resolves every
-// waiting future at once. The I/O thread never touches a Python object.
-//
-// LoopBridge below is a stand-in for the shared asyncio bridge of the net branch: when that
-// lands, the calls here switch to it and this section goes.
+// The memcached client for Python. Each call returns an asyncio future resolved through the
+// shared bridge (bridge.hpp); the I/O thread never touches a Python object.
 
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
@@ -21,6 +16,7 @@
 #include <vector>
 
 #include "bind.hpp"
+#include "bridge.hpp"
 #include "cachette/memcache/client.hpp"
 
 namespace nb = nanobind;
@@ -29,110 +25,6 @@ namespace cachette::python {
 namespace {
 
 using memcache::Client;
-using net::Result;
-
-nb::object exception_for(Errc code, const std::string& message) {
-  static nb::object* exceptions = nullptr;
-  if (exceptions == nullptr) {
-    exceptions = new nb::object(nb::module_::import_("cachette.exceptions"));  // lives forever
-  }
-  const char* name = "CachetteError";
-  switch (code) {
-    case Errc::invalid_argument: name = "CachetteValueError"; break;
-    case Errc::value_too_large: name = "CachetteValueTooLargeError"; break;
-    case Errc::connection:
-    case Errc::closed: name = "CachetteConnectionError"; break;
-    case Errc::timeout: name = "CachetteTimeoutError"; break;
-    case Errc::protocol: name = "CachetteProtocolError"; break;
-    case Errc::auth: name = "CachetteAuthError"; break;
-    case Errc::storage: name = "CachetteStorageError"; break;
-    case Errc::not_available: name = "BackendNotAvailableError"; break;
-  }
-  return exceptions->attr(name)(message);
-}
-
-nb::object bytes_of(const std::string& s) {
-  return nb::steal(PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size())));
-}
-
-nb::object to_python(Result& r) {
-  switch (r.kind) {
-    case Result::Kind::nil:
-    case Result::Kind::ok: return nb::none();
-    case Result::Kind::integer: return nb::int_(r.integer);
-    case Result::Kind::value: return bytes_of(r.value);
-    case Result::Kind::ttl_value: return nb::make_tuple(r.integer, bytes_of(r.value));
-    case Result::Kind::list: {
-      nb::list out;
-      for (const std::string& item : r.items) out.append(bytes_of(item));
-      return out;
-    }
-    case Result::Kind::error: break;
-  }
-  return nb::none();
-}
-
-/// One event loop's completion channel.
-struct LoopBridge {
-  std::shared_ptr<net::CompletionQueue> queue = std::make_shared<net::CompletionQueue>();
-  std::vector<net::Completion> batch;
-
-  // Runs on the loop thread (add_reader callback) with the GIL.
-  void drain() {
-    queue->drain(batch);
-    for (net::Completion& c : batch) {
-      nb::object future = nb::steal(static_cast<PyObject*>(c.token));  // the submit's reference
-      if (nb::cast<bool>(future.attr("done")())) continue;             // cancelled by its awaiter
-      if (c.result.kind == Result::Kind::error) {
-        future.attr("set_exception")(exception_for(c.result.error_code, c.result.value));
-      } else {
-        future.attr("set_result")(to_python(c.result));
-      }
-    }
-    batch.clear();
-  }
-};
-
-/// The bridge of the running loop, created and registered with the loop on first use.
-struct Channel {
-  nb::object future;
-  std::shared_ptr<net::CompletionQueue> queue;
-};
-
-struct KnownLoop {
-  PyObject* loop;  // strong reference: a live entry's address cannot be reused by a new loop
-  std::shared_ptr<LoopBridge> bridge;
-};
-
-Channel channel() {
-  static PyObject* get_running_loop = nullptr;  // lives as long as the interpreter
-  if (get_running_loop == nullptr) {
-    get_running_loop =
-        nb::object(nb::module_::import_("asyncio").attr("get_running_loop")).release().ptr();
-  }
-  // Raw pointers on purpose: thread_local destructors may run without the GIL.
-  thread_local std::vector<KnownLoop> known;
-  nb::object loop = nb::steal(PyObject_CallNoArgs(get_running_loop));
-  if (!loop.is_valid()) throw nb::python_error();
-  if (known.empty() || known.back().loop != loop.ptr()) {
-    auto it = std::find_if(known.begin(), known.end(),
-                           [&](const KnownLoop& k) { return k.loop == loop.ptr(); });
-    if (it == known.end()) {
-      // Forget closed loops (tests start many); their readers went with them.
-      std::erase_if(known, [](const KnownLoop& k) {
-        const bool closed = nb::cast<bool>(nb::handle(k.loop).attr("is_closed")());
-        if (closed) Py_DECREF(k.loop);
-        return closed;
-      });
-      auto bridge = std::make_shared<LoopBridge>();
-      loop.attr("add_reader")(bridge->queue->fd(), nb::cpp_function([bridge] { bridge->drain(); }));
-      known.push_back({loop.inc_ref().ptr(), std::move(bridge)});
-    } else {
-      std::iter_swap(it, known.end() - 1);  // the loop in use goes last: checked first
-    }
-  }
-  return {loop.attr("create_future")(), known.back().bridge->queue};
-}
 
 class PyClient {
  public:
@@ -166,16 +58,7 @@ class PyClient {
 
   template <class Call>
   nb::object submit(Call&& call) {
-    Channel ch = channel();
-    void* token = ch.future.ptr();
-    Py_INCREF(ch.future.ptr());  // released by LoopBridge::drain
-    try {
-      call(ch.queue, token);
-    } catch (...) {
-      Py_DECREF(ch.future.ptr());
-      throw;
-    }
-    return ch.future;
+    return call_async([&](const std::shared_ptr<net::CompletionQueue>& q, void* t) { call(q, t); });
   }
 
   nb::object get(std::string_view key) {

@@ -96,9 +96,11 @@ class MemcachedClient:
         """(remaining ms or -1 when the item never expires, value), or None."""
     def set(self, key: str, value: bytes, ttl_ms: int) -> asyncio.Future[None]: ...
     def delete(self, key: str) -> asyncio.Future[int]: ...
-    def dump_prefix(self, server: int, prefix: str) -> asyncio.Future[list[bytes] | None]:
-        """Stored keys on one server whose key starts with prefix; None while its crawler is
-        busy."""
+    def dump_prefix(
+        self, server: int, prefix: str
+    ) -> asyncio.Future[tuple[int, list[bytes]] | None]:
+        """(0, stored keys on one server that start with prefix); None while its crawler is
+        busy. The pair's shape is the bridge's for every key listing."""
     def dump_count(self, server: int) -> asyncio.Future[int | None]:
         """Live items on one server; None while its crawler is busy."""
     def delete_stored(self, server: int, keys: list[bytes]) -> asyncio.Future[int]: ...

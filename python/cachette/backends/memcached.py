@@ -202,7 +202,7 @@ class MemcachedBackend(Backend):
             delay = min(delay * 2, 0.2)
 
     async def _clear_server(self, server: int, prefix: str) -> int:
-        keys: list[bytes] = await self._dump(server, prefix)
+        keys: list[bytes] = (await self._dump(server, prefix))[1]  # (cursor, keys)
         removed = 0
         for start in range(0, len(keys), _DELETE_CHUNK):
             removed += await self._client.delete_stored(server, keys[start : start + _DELETE_CHUNK])
