@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _report import machine, median, write_section  # noqa: E402
+from _report import machine, median, write_section
 
 VALUE = b"v" * 100
 KEYS = [f"bench:{i}" for i in range(1000)]
@@ -43,8 +43,21 @@ def private_server(binary: str) -> Any:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="cachette-bench-")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loglevel", "warning"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -167,9 +180,27 @@ def redis_benchmark(port: int, clients: int, ops: int) -> dict[str, float]:
     if tool is None:
         return {}
     out = subprocess.run(
-        [tool, "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(ops),
-         "-t", "get,set", "-d", "100", "-r", "1000", "--csv"],
-        capture_output=True, text=True, check=True,
+        [
+            tool,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            str(clients),
+            "-n",
+            str(ops),
+            "-t",
+            "get,set",
+            "-d",
+            "100",
+            "-r",
+            "1000",
+            "--csv",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result: dict[str, float] = {}
     for line in out.splitlines()[1:]:
@@ -233,14 +264,14 @@ def render(results: dict[str, dict[str, Any]], ops: int, repeats: int) -> str:
                 m = cells[cell]
                 ratio = ours[cell]["ops"] / m["ops"]
                 lines.append(
-                    f"| {name} | {cell.replace('@', ' × ')} | {m['ops']:,.0f} | {m['p50']:.0f} "
+                    f"| {name} | {cell.replace('@', ' x ')} | {m['ops']:,.0f} | {m['p50']:.0f} "
                     f"| {m['p99']:.0f} | {m['cpu']:.1f} | {ratio:.2f} |"
                 )
         for clients, c in res["ceiling"].items():
             for op in ("get", "set"):
                 ratio = ours[f"{op}@{clients}"]["ops"] / c[op]
                 lines.append(
-                    f"| redis-benchmark -c {clients} | {op} × {clients} | {c[op]:,.0f} | "
+                    f"| redis-benchmark -c {clients} | {op} x {clients} | {c[op]:,.0f} | "
                     f"{c[op + '_p50']:.0f} | {c[op + '_p99']:.0f} | - | {ratio:.2f} |"
                 )
         lines.append("")

@@ -18,10 +18,10 @@ __all__ = ["BACKEND_MODULES", "Backend", "LocalBackend", "check_config", "create
 # backend name -> module implementing it; names absent here are validated but not built yet.
 BACKEND_MODULES: dict[str, str] = {
     "inmemory": "cachette.backends.memory",
-    # --- redis/valkey (issue 3, branch net) ---
+    "pickle": "cachette.backends.file",
     "redis": "cachette.backends.redis",
     "valkey": "cachette.backends.redis",
-    # --- end redis/valkey ---
+    "memcached": "cachette.backends.memcached",
 }
 
 
