@@ -57,7 +57,8 @@ cpp-tsan:
 	cmake --build $(BUILD)/tsan -j $(JOBS)
 
 cpp-test: cpp-asan cpp-tsan
-	cd $(BUILD)/asan && ctest -L unit --output-on-failure -j $(JOBS)
+	cd $(BUILD)/asan && LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  ctest -L unit --output-on-failure -j $(JOBS)
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Concurrent|Threaded' --output-on-failure
 
 # Every parser's fuzz target runs briefly over its seed corpus (longer runs: FUZZ_SECONDS=600).
@@ -85,8 +86,9 @@ py-asan-tests:
 
 # Runs inside scripts/with-services.sh, which starts the servers and exports their addresses.
 integration-tests:
-	if [ -x $(BUILD)/asan/cachette_integration_tests ]; then \
-	  cd $(BUILD)/asan && ctest -L integration --output-on-failure; fi
+	cd $(BUILD)/asan && LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  ctest -L integration --output-on-failure
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L integration -R 'Concurrent|Threaded' --output-on-failure
 	$(PY) -m pytest -q
 
 services-start:

@@ -8,5 +8,8 @@ find_library(LMDB_LIBRARY lmdb REQUIRED)
 
 add_library(cachette_deps INTERFACE)
 target_include_directories(cachette_deps SYSTEM INTERFACE ${ASIO_INCLUDE_DIR} ${LMDB_INCLUDE_DIR})
-target_compile_definitions(cachette_deps INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# ASIO_DISABLE_STD_ALIGNED_ALLOC: asio 1.22 decides per translation unit whether to use
+# aligned_alloc, so memory allocated in one file could be freed with operator delete in another.
+target_compile_definitions(cachette_deps INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED
+                                                   ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(cachette_deps INTERFACE Threads::Threads OpenSSL::SSL OpenSSL::Crypto ${LMDB_LIBRARY})

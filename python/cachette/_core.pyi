@@ -76,7 +76,6 @@ class RedisClient:
     def name(self) -> str: ...
     def stats(self) -> dict[str, int]: ...
 
-# --- end redis/valkey ---
 class MemcachedClient:
     """memcached servers on the engine's I/O thread. Calls return futures of the running loop."""
 

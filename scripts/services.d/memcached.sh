@@ -9,6 +9,8 @@
 # $PORT_BASE+40.. (17340-17359 with the default base) as CACHETTE_TEST_MEMCACHED_SPARE_PORT*.
 # Every server listens on 127.0.0.1 only and keeps its files under $SERVICES_DIR/memcached/.
 set -euo pipefail
+# shellcheck source=../services-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../services-lib.sh"
 : "${PORT_BASE:?run through scripts/services.sh}" "${SERVICES_DIR:?}" "${SERVICES_ENV:?}"
 DIR="$SERVICES_DIR/memcached"
 SERVER="$(command -v memcached || true)"
@@ -73,7 +75,10 @@ case "${1:-}" in
     done
     start_one small -l 127.0.0.1 -p "$SMALL" -U 0 -I "$SMALL_LIMIT" -o slab_chunk_max=16384
     tls_env=""
-    if "$SERVER" -h | grep -q -- '--enable-ssl'; then
+    # The help text is read whole first: `grep -q` in a pipeline under pipefail can fail
+    # when it stops reading early and memcached dies of SIGPIPE.
+    help_text="$("$SERVER" -h 2>&1 || true)"
+    if [[ "$help_text" == *--enable-ssl* ]]; then
       make_certs
       start_one tls -l 127.0.0.1 -p "$TLS" -U 0 -Z \
         -o "ssl_chain_cert=$DIR/tls/server.crt,ssl_key=$DIR/tls/server.key,ssl_ca_cert=$DIR/tls/ca.crt"
@@ -106,10 +111,7 @@ ENV
   stop)
     for name in "${NAMES[@]}" unix; do
       pidfile="$DIR/$name.pid"
-      if [ -f "$pidfile" ]; then
-        kill "$(cat "$pidfile")" 2> /dev/null || true
-        rm -f "$pidfile"
-      fi
+      stop_pidfile "$pidfile"
     done
     ;;
   *)

@@ -4,6 +4,8 @@
 #   +5, +6 left free for tests that start and kill a private redis of their own
 # TLS certificates are generated at start with the openssl CLI.
 set -euo pipefail
+# shellcheck source=../services-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../services-lib.sh"
 : "${PORT_BASE:?run through scripts/services.sh}" "${SERVICES_DIR:?}" "${SERVICES_ENV:?}"
 DIR="$SERVICES_DIR/redis"
 SERVER="$(command -v redis-server || true)"
@@ -81,10 +83,7 @@ ENV
   stop)
     for name in plain auth tls; do
       pidfile="$DIR/$name.pid"
-      if [ -f "$pidfile" ]; then
-        kill "$(cat "$pidfile")" 2>/dev/null || true
-        rm -f "$pidfile"
-      fi
+      stop_pidfile "$pidfile"
     done
     ;;
   *)

