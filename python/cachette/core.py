@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 from cachette.backends import Backend, create_backend
-from cachette.codecs import Codec, load_codec
+from cachette.codecs import Codec, decode_error, encode_error, load_codec
 from cachette.config import CachetteConfig, read_settings
 from cachette.exceptions import (
     CachetteConnectionError,
     CachetteTimeoutError,
     CachetteValueError,
+    CodecError,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ except ImportError:  # pragma: no cover - starlette is optional
 __all__ = ["Cachette"]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 _FAIL_OPEN_ERRORS = (CachetteConnectionError, CachetteTimeoutError)
 
 
@@ -43,8 +47,10 @@ class _Runtime:
         self.config = config
         self.ttl_ms = config.ttl * 1000
         self.codec: Codec = load_codec(config.effective_codec)
-        self.encode = self.codec.encode
-        self.decode = self.codec.decode
+        # The thinnest callables of the codec (often the library's own functions); the
+        # operations below turn whatever they raise into CodecError.
+        self.encode = self.codec.raw_encode
+        self.decode = self.codec.raw_decode
         self.backend: Backend | None = None
         self.store: Store | None = None  # the backend's local_store, once started
 
@@ -89,6 +95,14 @@ def _parse_cache_control(header: str) -> tuple[bool, bool, int | None]:
             if arg.isdigit():
                 max_age = int(arg)
     return no_store, no_cache, max_age
+
+
+def _encode_failed(rt: _Runtime, value: object, exc: Exception) -> CodecError:
+    return exc if isinstance(exc, CodecError) else encode_error(rt.codec.name, value, exc)
+
+
+def _decode_failed(rt: _Runtime, exc: Exception) -> CodecError:
+    return exc if isinstance(exc, CodecError) else decode_error(rt.codec.name, exc)
 
 
 def _bad_key(key: object) -> CachetteValueError:
@@ -147,28 +161,49 @@ class Cachette:
 
     # -- operations ----------------------------------------------------------------------
 
-    async def fetch(self, key: str) -> Any:
-        """The value under ``key``, or None when it is absent or expired."""
+    @overload
+    async def fetch(self, key: str) -> Any: ...
+    @overload
+    async def fetch(self, key: str, *, model: type[M]) -> M | None: ...
+
+    async def fetch(self, key: str, *, model: type[BaseModel] | None = None) -> Any:
+        """The value under ``key``, or None when it is absent or expired. With ``model``, the
+        decoded value is validated into that pydantic model (``model.model_validate``)."""
         rt = _runtime
         if self._no_read or self._max_age is not None:
             if self._no_read:
                 return None
-            return (await self._fetch_fresh(rt, key))[1]
-        store = rt.store
+            raw = (await self._fetch_fresh(rt, key))[1]
+        else:
+            store = rt.store
+            try:
+                if store is not None:
+                    raw = store.get(key)
+                else:
+                    raw = await self._guard(rt, rt.start().fetch(key), None)
+            except TypeError:
+                if not isinstance(key, str):
+                    raise _bad_key(key) from None
+                raise
+        if raw is None:
+            return None
         try:
-            if store is not None:
-                raw = store.get(key)
-            else:
-                raw = await self._guard(rt, rt.start().fetch(key), None)
-        except TypeError:
-            if not isinstance(key, str):
-                raise _bad_key(key) from None
-            raise
-        return None if raw is None else rt.decode(raw)
+            value = rt.decode(raw)
+        except Exception as exc:
+            raise _decode_failed(rt, exc) from exc
+        return value if model is None else model.model_validate(value)
 
-    async def fetch_with_ttl(self, key: str) -> tuple[int, Any]:
+    @overload
+    async def fetch_with_ttl(self, key: str) -> tuple[int, Any]: ...
+    @overload
+    async def fetch_with_ttl(self, key: str, *, model: type[M]) -> tuple[int, M | None]: ...
+
+    async def fetch_with_ttl(
+        self, key: str, *, model: type[BaseModel] | None = None
+    ) -> tuple[int, Any]:
         """``(remaining_seconds, value)``; ``(-1, None)`` when absent or expired. An entry
-        with less than a second left reports 1; one that never expires reports -1."""
+        with less than a second left reports 1; one that never expires reports -1. With
+        ``model``, the value is validated into that pydantic model."""
         rt = _runtime
         if self._no_read:
             return -1, None
@@ -176,7 +211,11 @@ class Cachette:
         if raw is None:
             return -1, None
         seconds = -1 if ttl_ms < 0 else math.ceil(ttl_ms / 1000)
-        return seconds, rt.decode(raw)
+        try:
+            value = rt.decode(raw)
+        except Exception as exc:
+            raise _decode_failed(rt, exc) from exc
+        return seconds, value if model is None else model.model_validate(value)
 
     async def put(self, key: str, value: Any, ttl: int | None = None) -> None:
         """Stores ``value`` under ``key`` for ``ttl`` seconds (None or 0: the configured ttl)."""
@@ -191,7 +230,10 @@ class Cachette:
             ttl_ms = max(1, int(ttl * 1000))
         else:
             ttl_ms = rt.ttl_ms
-        data = rt.encode(value)
+        try:
+            data = rt.encode(value)
+        except Exception as exc:  # nothing is written when the value cannot be encoded
+            raise _encode_failed(rt, value, exc) from exc
         store = rt.store
         if store is not None:
             store.put(key, data, ttl_ms)
