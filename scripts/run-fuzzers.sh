@@ -6,8 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="$1"
 seconds="${2:-20}"
 found=0
-for target in "$build_dir"/fuzz_*; do
-  [ -x "$target" ] || continue
+for target in $(find "$build_dir" -type f -name 'fuzz_*' -executable | sort); do
   found=1
   name="$(basename "$target")"
   name="${name#fuzz_}"
@@ -21,4 +20,7 @@ for target in "$build_dir"/fuzz_*; do
     2>&1 | tail -n 12
   test "${PIPESTATUS[0]}" -eq 0
 done
-[ "$found" -eq 1 ] || echo "fuzz: no targets built yet"
+if [ "$found" -ne 1 ]; then
+  echo "fuzz: no fuzz targets found under $build_dir" >&2
+  exit 1
+fi

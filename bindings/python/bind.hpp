@@ -7,6 +7,9 @@ namespace cachette::python {
 
 void bind_errors(nanobind::module_& m);
 void bind_store(nanobind::module_& m);
+void bind_file(nanobind::module_& m);
+void bind_net(nanobind::module_& m);
+void bind_memcache(nanobind::module_& m);
 
 /// Throws the Python exception that matches a cachette::Error (used by the async bridge
 /// too, where errors arrive as values rather than C++ exceptions).

@@ -45,6 +45,33 @@ nb::object store_get(Store& store, std::string_view key) {
   return nb::steal(out.value);
 }
 
+/// The value decoded as UTF-8 text (bytes that are not UTF-8 map to lone surrogates, as
+/// Python's "surrogateescape" does), or None. Saves the vanilla codec a bytes object and a
+/// Python-level decode on every hit.
+nb::object store_get_text(Store& store, std::string_view key) {
+  GetResult out;
+  store.visit(
+      key,
+      [](void* context, std::string_view value, std::int64_t, std::int64_t) {
+        static_cast<GetResult*>(context)->value = PyUnicode_DecodeUTF8(
+            value.data(), static_cast<Py_ssize_t>(value.size()), "surrogateescape");
+      },
+      &out);
+  if (out.value == nullptr) {
+    if (PyErr_Occurred()) throw nb::python_error();
+    return nb::none();
+  }
+  return nb::steal(out.value);
+}
+
+/// Stores a str as UTF-8 without an intermediate bytes object.
+void store_put_text(Store& store, std::string_view key, nb::handle value, std::int64_t ttl_ms) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(value.ptr(), &size);
+  if (data == nullptr) throw nb::python_error();  // not a str, or lone surrogates
+  store.put(key, std::string_view(data, static_cast<std::size_t>(size)), ttl_ms);
+}
+
 /// (ttl_ms, age_ms, value) or None; ttl_ms is -1 for entries that never expire.
 nb::object store_get_with_ttl(Store& store, std::string_view key) {
   GetTtlResult out;
@@ -90,6 +117,8 @@ void bind_store(nb::module_& m) {
             s.put(key, view(value), ttl_ms);
           },
           nb::arg("key"), nb::arg("value"), nb::arg("ttl_ms"))
+      .def("get_text", &store_get_text, nb::arg("key"))
+      .def("put_text", &store_put_text, nb::arg("key"), nb::arg("value"), nb::arg("ttl_ms"))
       .def("erase", &Store::erase, nb::arg("key"))
       .def("erase_prefix", &Store::erase_prefix, nb::arg("prefix"))
       .def("flush", &Store::flush)

@@ -77,7 +77,8 @@ class CachetteConfig(BaseModel):
     """Validated configuration. Unknown keys are ignored, so a whole application's
     ``BaseSettings`` can be passed as it is."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # URLs may hold passwords: validation errors must not echo the input.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     backend: str = "inmemory"
     codec: str | None = None
@@ -105,6 +106,11 @@ class CachetteConfig(BaseModel):
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # -- file backend (backend="pickle") --
+    pickle_max_size: int = 0
+    """Bytes the file store may hold (int or "64MB"; 0 = unlimited); past it, the entries
+    that expire soonest are evicted. See docs/file-backend.md."""
+    # -- end file backend --
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -178,6 +184,13 @@ class CachetteConfig(BaseModel):
     @classmethod
     def _max_memory(cls, value: object) -> int:
         return DEFAULT_MAX_MEMORY if value is None else parse_size("max_memory", value)
+
+    @field_validator("pickle_max_size", mode="before")
+    @classmethod
+    def _pickle_max_size(cls, value: object) -> int:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+            return 0
+        return parse_size("pickle_max_size", value)
 
     @field_validator("timeout", "connect_timeout", mode="before")
     @classmethod

@@ -41,7 +41,7 @@ _FAIL_OPEN_ERRORS = (CachetteConnectionError, CachetteTimeoutError)
 class _Runtime:
     """Process-wide state: the configuration and, once used, its backend and codec."""
 
-    __slots__ = ("backend", "codec", "config", "decode", "encode", "store", "ttl_ms")
+    __slots__ = ("backend", "codec", "config", "decode", "encode", "store", "text", "ttl_ms")
 
     def __init__(self, config: CachetteConfig) -> None:
         self.config = config
@@ -51,6 +51,7 @@ class _Runtime:
         # operations below turn whatever they raise into CodecError.
         self.encode = self.codec.raw_encode
         self.decode = self.codec.raw_decode
+        self.text: bool = getattr(self.codec, "text", False)
         self.backend: Backend | None = None
         self.store: Store | None = None  # the backend's local_store, once started
 
@@ -119,9 +120,10 @@ class Cachette:
     ``max-age=N`` treats entries older than N seconds as missing.
     """
 
-    __slots__ = ("_max_age", "_no_read", "_no_write")
+    __slots__ = ("_max_age", "_no_read", "_no_write", "_plain_read")
 
     def __init__(self, request: Request = None) -> None:  # type: ignore[assignment]
+        self._plain_read = True  # no Cache-Control directive affects reads
         self._no_read = False
         self._no_write = False
         self._max_age: int | None = None
@@ -132,6 +134,7 @@ class Cachette:
                 self._no_read = no_store or no_cache or max_age == 0
                 self._no_write = no_store
                 self._max_age = max_age
+                self._plain_read = not self._no_read and max_age is None
 
     # -- configuration -------------------------------------------------------------------
 
@@ -170,7 +173,7 @@ class Cachette:
         """The value under ``key``, or None when it is absent or expired. With ``model``, the
         decoded value is validated into that pydantic model (``model.model_validate``)."""
         rt = _runtime
-        if self._no_read or self._max_age is not None:
+        if not self._plain_read:
             if self._no_read:
                 return None
             raw = (await self._fetch_fresh(rt, key))[1]
@@ -178,6 +181,8 @@ class Cachette:
             store = rt.store
             try:
                 if store is not None:
+                    if rt.text and model is None:
+                        return store.get_text(key)
                     raw = store.get(key)
                 else:
                     raw = await self._guard(rt, rt.start().fetch(key), None)
@@ -222,19 +227,28 @@ class Cachette:
         rt = _runtime
         if self._no_write:
             return
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             raise _bad_key(key)
-        if ttl:
-            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl < 0:
-                raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        if ttl is None or ttl == 0:
+            ttl_ms = rt.ttl_ms
+        elif type(ttl) is int and ttl > 0:
+            ttl_ms = ttl * 1000
+        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
             ttl_ms = max(1, int(ttl * 1000))
         else:
-            ttl_ms = rt.ttl_ms
+            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        store = rt.store
+        if store is not None:
+            if rt.text and type(value) is str:
+                try:
+                    store.put_text(key, value, ttl_ms)
+                    return
+                except UnicodeEncodeError:
+                    pass  # lone surrogates: the codec's own encoding decides
         try:
             data = rt.encode(value)
         except Exception as exc:  # nothing is written when the value cannot be encoded
             raise _encode_failed(rt, value, exc) from exc
-        store = rt.store
         if store is not None:
             store.put(key, data, ttl_ms)
         else:

@@ -18,6 +18,10 @@ __all__ = ["BACKEND_MODULES", "Backend", "LocalBackend", "check_config", "create
 # backend name -> module implementing it; names absent here are validated but not built yet.
 BACKEND_MODULES: dict[str, str] = {
     "inmemory": "cachette.backends.memory",
+    "pickle": "cachette.backends.file",
+    "redis": "cachette.backends.redis",
+    "valkey": "cachette.backends.redis",
+    "memcached": "cachette.backends.memcached",
 }
 
 

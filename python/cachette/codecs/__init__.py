@@ -42,6 +42,9 @@ class Codec(Protocol):
     name: str
     raw_encode: Callable[[Any], bytes]
     raw_decode: Callable[[bytes], Any]
+    #: True when values are stored as UTF-8 text and come back as str; local stores then
+    #: convert in C++ (optional attribute, False when absent).
+    # text: bool
 
     def encode(self, value: Any) -> bytes: ...
 

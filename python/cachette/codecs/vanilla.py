@@ -2,8 +2,8 @@
 (``put(k, 123)`` then ``fetch(k)`` gives ``"123"``), as in the 0.1.x releases.
 
 ``str`` values are stored as UTF-8; ``bytes`` are stored as they are and come back decoded
-as UTF-8 (bytes that are not UTF-8 come back as surrogate escapes, byte for byte); anything
-else is stored as ``str(value)``.
+as UTF-8 (bytes that are not UTF-8 come back as surrogate escapes, byte for byte, and such a
+str stores the same bytes again); anything else is stored as ``str(value)``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from cachette.codecs import BaseCodec
 
 
 def _encode(value: Any) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    return str(value).encode("utf-8", "surrogatepass")
+    text = value if isinstance(value, str) else str(value)
+    return text.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
 
 
 def _decode(data: bytes) -> str:
@@ -27,6 +26,8 @@ def _decode(data: bytes) -> str:
 
 class VanillaCodec(BaseCodec):
     name = "vanilla"
+    #: Values are UTF-8 text: local stores encode and decode str themselves, in C++.
+    text = True
 
     def __init__(self) -> None:
         self.raw_encode = _encode

@@ -1,0 +1,108 @@
+#pragma once
+/// A pool of connections to one server, served by the process's I/O thread.
+///
+/// Any thread may submit. A request's bytes are appended to one shared submission buffer under
+/// a short lock, and the I/O thread is woken only if it is not already due to look: everything
+/// submitted in the meantime goes to one connection in one write (automatic pipelining). Replies
+/// come back in order and each request's Result is pushed to the CompletionQueue it named.
+///
+/// Failures: a connection that drops fails its requests with Errc::connection and reconnects
+/// with backoff (first retry at once, then 50 ms doubling to 1 s). While every connection is
+/// down, new requests fail at once with the last connection error instead of waiting. A request
+/// without a reply within `timeout` fails with Errc::timeout, and the connection it waits on is
+/// dropped and reopened (in-order protocols cannot skip a reply).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cachette/net/protocol.hpp"
+
+namespace cachette::net {
+
+struct Endpoint {
+  std::string host;  ///< TCP host name or address (empty when unix_path is set)
+  std::uint16_t port = 0;
+  std::string unix_path;  ///< Unix-domain socket path
+  bool tls = false;
+  std::string tls_ca_file;    ///< verify the server against this CA; system CAs when empty
+  std::string tls_cert_file;  ///< client certificate (mutual TLS), optional
+  std::string tls_key_file;
+};
+
+struct PoolOptions {
+  Endpoint endpoint;
+  std::chrono::milliseconds timeout{2000};          ///< per request
+  std::chrono::milliseconds connect_timeout{2000};  ///< per connection attempt
+  std::size_t size = 2;                             ///< connections
+  std::function<std::unique_ptr<Protocol>()> make_protocol;
+  std::string name;  ///< for messages, e.g. "redis 127.0.0.1:6379"; never credentials
+};
+
+struct PoolStats {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t connects = 0;   ///< successful handshakes, first connects included
+  std::uint64_t connected = 0;  ///< connections ready now
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  /// Starts connecting at once. Throws Error(invalid_argument) for unusable TLS files.
+  static std::shared_ptr<Pool> create(PoolOptions options);
+  ~Pool();
+
+  /// Queues one request: `encode(std::string&)` appends its bytes. The Completion carrying
+  /// `token` is pushed to `queue` exactly once, whatever happens.
+  template <class Encode>
+  void submit(std::uint16_t op, std::uint16_t replies,
+              const std::shared_ptr<CompletionQueue>& queue, void* token, Encode&& encode) {
+    const Clock::time_point deadline = Clock::now() + options_.timeout;
+    bool wake = false;
+    bool rejected = false;
+    {
+      std::lock_guard lock(submit_mutex_);
+      if (closed_) {
+        rejected = true;
+      } else {
+        const std::size_t before = submit_bytes_.size();
+        encode(submit_bytes_);
+        submit_requests_.push_back(
+            {op, replies, token, queue, deadline, submit_bytes_.size() - before});
+        wake = !scheduled_;
+        scheduled_ = true;
+      }
+    }
+    if (wake) schedule_drain();
+    if (rejected) reject_closed(queue, token);
+  }
+
+  /// Fails everything queued or in flight with Errc::closed and closes the connections.
+  void close();
+
+  PoolStats stats() const;
+  const PoolOptions& options() const { return options_; }
+
+  struct Io;  // the I/O-thread side (pool.cpp)
+
+ private:
+  explicit Pool(PoolOptions options);
+  void schedule_drain();
+  void reject_closed(const std::shared_ptr<CompletionQueue>& queue, void* token);
+
+  PoolOptions options_;
+  std::mutex submit_mutex_;
+  std::string submit_bytes_;
+  std::vector<Request> submit_requests_;
+  bool scheduled_ = false;
+  bool closed_ = false;
+  std::unique_ptr<Io> io_;
+};
+
+}  // namespace cachette::net

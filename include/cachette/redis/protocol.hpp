@@ -1,0 +1,75 @@
+#pragma once
+/// RESP as an engine Protocol: the handshake (HELLO 3 with AUTH, falling back to AUTH for
+/// RESP2 servers, then SELECT) and the decoding of each command's replies into a net::Result.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cachette/net/protocol.hpp"
+#include "cachette/resp/parser.hpp"
+
+namespace cachette::redis {
+
+/// Opcodes of the requests the Redis client sends.
+enum Op : std::uint16_t {
+  op_get = 1,       ///< GET -> value | nil
+  op_get_with_ttl,  ///< MULTI PTTL GET EXEC (4 replies) -> ttl_value | nil
+  op_set,           ///< SET ... -> ok
+  op_count,         ///< DEL / UNLINK / DBSIZE... -> integer
+  op_scan,          ///< SCAN -> list (integer = next cursor, items = keys)
+  op_flush,         ///< MULTI DBSIZE FLUSHDB EXEC (4 replies) -> integer (keys before)
+  op_command,       ///< any command -> the reply in its natural shape (tests, tools)
+  op_hello,         ///< handshake steps
+  op_auth,
+  op_select,
+};
+
+struct Credentials {
+  std::string username;  ///< ACL user; empty for the default user
+  std::string password;  ///< empty: no authentication
+  std::int64_t db = 0;
+};
+
+/// Counters shared by the protocols of one client's connections.
+struct Counters {
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> misses{0};
+};
+
+class RespProtocol final : public net::Protocol {
+ public:
+  RespProtocol(std::shared_ptr<const Credentials> credentials, std::shared_ptr<Counters> counters);
+
+  void reset() override;
+  std::span<const net::Request> handshake(std::string& out) override;
+  std::span<char> prepare(std::size_t min_size) override { return parser_.prepare(min_size); }
+  void commit(std::size_t n) override { parser_.commit(n); }
+  net::ReadStatus read_reply(std::uint16_t op, std::uint16_t index, net::Result& result) override;
+  std::string fatal_message() const override {
+    return "malformed reply: " + parser_.error_message();
+  }
+
+  /// True once the server refused HELLO: later handshakes use AUTH (RESP2).
+  bool resp2() const { return resp2_; }
+
+ private:
+  void decode(std::uint16_t op, std::uint16_t index, std::span<const resp::Node> reply,
+              net::Result& result);
+
+  std::shared_ptr<const Credentials> credentials_;
+  std::shared_ptr<Counters> counters_;
+  resp::Parser parser_;
+  std::vector<net::Request> handshake_;
+  bool resp2_ = false;
+};
+
+/// Error class of a server error reply: auth for WRONGPASS/NOAUTH/NOPERM, else protocol.
+Errc classify_error(std::string_view message);
+
+/// `text` with the glob characters of SCAN MATCH (* ? [ ] \) escaped by a backslash.
+std::string escape_glob(std::string_view text);
+
+}  // namespace cachette::redis

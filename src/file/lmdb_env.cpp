@@ -1,0 +1,427 @@
+#include "lmdb_env.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "file_format.hpp"
+
+namespace cachette::file {
+namespace {
+
+// Bumped in the child after fork(): an environment opened before the fork belongs to the
+// parent (its reader slots carry the parent's pid, its locks are not inherited).
+std::atomic<std::uint64_t> g_fork_generation{0};
+std::once_flag g_atfork_once;
+
+void on_fork_child() {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+// LMDB data files begin with a meta page: a 16-byte page header, then MDB_meta whose
+// first fields are mm_magic (0xBEEFC0DE) and mm_version (1 for LMDB 0.9).
+constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DE;
+constexpr std::uint32_t kLmdbDataVersion = 1;
+constexpr std::size_t kLmdbMetaOffset = 16;
+constexpr unsigned kMaxReaders = 1022;
+constexpr std::size_t kMaxIdleReaders = 64;
+constexpr std::uint64_t kMaxMapSize = 1ull << 42;
+constexpr const char* kDatabaseNames[] = {"entries", "expiry", "meta"};
+
+[[noreturn]] void fail(const std::string& path, const std::string& problem) {
+  throw Error(Errc::storage, "file store '" + path + "': " + problem);
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Refuses locations that cannot hold the store, before anything is created there.
+void check_location(const std::string& path) {
+  if (path.empty()) fail(path, "the path is empty");
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) fail(path, std::strerror(errno));
+    const std::string parent = parent_of(path);
+    struct stat pst {};
+    if (stat(parent.c_str(), &pst) != 0) {
+      fail(path, "cannot use directory '" + parent + "': " + std::strerror(errno));
+    }
+    if (!S_ISDIR(pst.st_mode)) fail(path, "'" + parent + "' is not a directory");
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) fail(path, "is a directory; pickle_path must name a file");
+  if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file");
+  struct stat lst {};
+  const std::string lock = path + "-lock";
+  if (stat(lock.c_str(), &lst) == 0 && !S_ISREG(lst.st_mode)) {
+    fail(path, "its lock file '" + lock + "' is not a regular file");
+  }
+}
+
+// A file that is neither empty nor an LMDB data file must never reach mdb_env_open. Runs
+// under the data file's flock, so a store being created by another process (which holds
+// the flock until its meta pages are written) is never mistaken for a foreign file.
+void check_header(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) fail(path, std::strerror(errno));
+  if (st.st_size == 0) return;  // new, or created but never initialised: nothing to lose
+  unsigned char head[kLmdbMetaOffset + 8] = {};
+  ssize_t n = ::pread(fd, head, sizeof head, 0);
+  std::uint32_t magic = 0, version = 0;
+  if (n == static_cast<ssize_t>(sizeof head)) {
+    std::memcpy(&magic, head + kLmdbMetaOffset, 4);
+    std::memcpy(&version, head + kLmdbMetaOffset + 4, 4);
+  }
+  if (magic != kLmdbMagic || version != kLmdbDataVersion) {
+    fail(path,
+         "exists and is not a cachette file store (no LMDB header; a pickle file from "
+         "cachette 0.1.x, perhaps). It was left untouched: move it away or choose another "
+         "pickle_path.");
+  }
+}
+
+// With MDB_WRITEMAP, mdb_env_open truncates the file to the map size before we can look
+// inside, so an existing LMDB file is first opened read-only (no truncation, no writes) to
+// check that it holds a cachette store: only our three databases and our format record.
+void check_lmdb_contents(const std::string& path, std::uint64_t file_size) {
+  MDB_env* env = nullptr;
+  if (mdb_env_create(&env) != 0) fail(path, "cannot create an LMDB environment");
+  struct CloseEnv {
+    MDB_env* env;
+    ~CloseEnv() { mdb_env_close(env); }
+  } close_env{env};
+  mdb_env_set_maxdbs(env, 3);
+  mdb_env_set_mapsize(env, std::max<std::uint64_t>(file_size, 1ull << 20));
+  int rc = mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0600);
+  if (rc != 0) {
+    fail(path, std::string("is not a usable LMDB file (") + mdb_strerror(rc) +
+                   "); it was left untouched");
+  }
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) fail(path, "cannot read it");
+  struct AbortTxn {
+    MDB_txn* txn;
+    ~AbortTxn() { mdb_txn_abort(txn); }
+  } abort_txn{txn};
+  MDB_dbi main_db = 0;
+  if (mdb_dbi_open(txn, nullptr, 0, &main_db) != 0) fail(path, "cannot read it");
+  MDB_cursor* cursor = nullptr;
+  if (mdb_cursor_open(txn, main_db, &cursor) != 0) fail(path, "cannot read it");
+  MDB_val k, v;
+  bool any = false, foreign = false;
+  for (int op = MDB_FIRST; mdb_cursor_get(cursor, &k, &v, static_cast<MDB_cursor_op>(op)) == 0;
+       op = MDB_NEXT) {
+    bool ours = false;
+    for (const char* name : kDatabaseNames) ours = ours || as_view(k) == name;
+    foreign = foreign || !ours;
+    any = true;
+  }
+  mdb_cursor_close(cursor);
+  MDB_dbi meta = 0;
+  std::uint32_t version = 0;
+  if (!foreign && any) {
+    MDB_val fk = as_val("format"), fv;
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &fk, &fv) == 0 &&
+        fv.mv_size == sizeof version) {
+      std::memcpy(&version, fv.mv_data, sizeof version);
+    }
+    foreign = version == 0;
+  }
+  if (foreign) fail(path, "is an LMDB file of another application; it was left untouched");
+  if (any && version != kFormatVersion) {
+    fail(path, "was written by an incompatible version of cachette (format " +
+                   std::to_string(version) + ")");
+  }
+}
+
+std::uint64_t round_up(std::uint64_t n, std::uint64_t unit) {
+  return (n + unit - 1) / unit * unit;
+}
+
+// Serialises everything that may resize the data file across processes. With MDB_WRITEMAP,
+// LMDB truncates the file to the map size on every (re)map; taking the largest of the file's
+// size and ours under this lock means no process ever shrinks the file under another.
+class FileLock {
+ public:
+  FileLock(int fd, const std::string& path) : fd_(fd) {
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) fail(path, std::string("cannot lock: ") + std::strerror(errno));
+    }
+  }
+  ~FileLock() { ::flock(fd_, LOCK_UN); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The map size to use under a FileLock: at least `wanted`, never less than the file, with
+// the disk blocks reserved so that a full disk is an error here rather than a SIGBUS when
+// a write touches the map (KEEP_SIZE: a new, empty file stays empty for LMDB to initialise).
+std::uint64_t reserve(int fd, std::uint64_t wanted, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) fail(path, std::strerror(errno));
+  const std::uint64_t size =
+      round_up(std::max(wanted, static_cast<std::uint64_t>(st.st_size)), 1ull << 20);
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) != 0 &&
+      errno != EOPNOTSUPP && errno != ENOSYS) {
+    fail(path, "cannot reserve " + std::to_string(size) + " bytes: " + std::strerror(errno));
+  }
+  return size;
+}
+
+// Identifies a file by its directory's real path, so that "a/../x" and "x" meet.
+std::string identity_of(const std::string& path) {
+  const std::string parent = parent_of(path);
+  char* real = ::realpath(parent.c_str(), nullptr);
+  if (real == nullptr) return path;
+  std::string out(real);
+  std::free(real);
+  auto slash = path.find_last_of('/');
+  return out + "/" + (slash == std::string::npos ? path : path.substr(slash + 1));
+}
+
+std::mutex g_open_mutex;
+std::map<std::string, std::weak_ptr<Environment>>& open_environments() {
+  static auto* environments = new std::map<std::string, std::weak_ptr<Environment>>();
+  return *environments;
+}
+
+}  // namespace
+
+std::shared_ptr<Environment> Environment::open(const std::string& path,
+                                               std::uint64_t initial_map_size) {
+  std::lock_guard lock(g_open_mutex);
+  auto& environments = open_environments();
+  const std::string id = identity_of(path);
+  if (auto it = environments.find(id); it != environments.end()) {
+    if (auto env = it->second.lock(); env && env->opened_in_this_process()) return env;
+  }
+  auto env = std::make_shared<Environment>(path, initial_map_size);
+  environments[id] = env;
+  for (auto it = environments.begin(); it != environments.end();) {
+    it = it->second.expired() ? environments.erase(it) : std::next(it);
+  }
+  return env;
+}
+
+bool Environment::opened_in_this_process() const {
+  return g_fork_generation.load(std::memory_order_relaxed) == fork_generation_;
+}
+
+void check(int rc, const char* what) {
+  if (rc == 0) return;
+  if (rc == MDB_MAP_FULL) throw MapFull{};
+  throw Error(Errc::storage, std::string("file store: cannot ") + what + ": " + mdb_strerror(rc));
+}
+
+Environment::Environment(const std::string& path, std::uint64_t initial_map_size) : path_(path) {
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
+  fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
+  check_location(path_);
+  // Our own descriptor on the data file, for the header check and the flock around
+  // mdb_env_open. LMDB keeps its POSIX locks on the lock file only, so closing this is safe.
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) fail(path_, std::string("cannot open: ") + std::strerror(errno));
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_fd{fd};
+  FileLock lock(fd, path_);
+  check_header(fd, path_);
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    check_lmdb_contents(path_, static_cast<std::uint64_t>(st.st_size));
+  }
+
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) fail(path_, mdb_strerror(rc));
+  rc = mdb_env_set_maxdbs(env_, 3);
+  if (rc == 0) rc = mdb_env_set_maxreaders(env_, kMaxReaders);
+  if (rc == 0) rc = mdb_env_set_mapsize(env_, reserve(fd, initial_map_size, path_));
+  // WRITEMAP: commits write pages in place instead of one pwrite per page (2-3x faster
+  // puts); see FileLock and reserve() for the two hazards it brings and how they are met.
+  // NOSYNC: a commit is complete once in the page cache, which every process shares, so a
+  // killed process loses nothing it committed; only an OS crash can lose recent commits.
+  constexpr unsigned kFlags =
+      MDB_WRITEMAP | MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NORDAHEAD;
+  if (rc == 0) rc = mdb_env_open(env_, path_.c_str(), kFlags, 0600);
+  if (rc != 0) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+      fail(path_, std::string("is not a usable LMDB file (") + mdb_strerror(rc) +
+                      "); it was left untouched");
+    }
+    fail(path_, std::string("cannot open: ") + mdb_strerror(rc));
+  }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // slots of processes killed while reading
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  mapped_size_ = info.me_mapsize;
+  try {
+    open_databases();
+  } catch (...) {
+    drop_idle_readers();
+    mdb_env_close(env_);
+    env_ = nullptr;
+    throw;
+  }
+}
+
+Environment::~Environment() {
+  if (env_ == nullptr) return;
+  if (!opened_in_this_process()) {
+    // A forked child: closing would clear the parent's reader slots. Leak instead.
+    return;
+  }
+  drop_idle_readers();
+  mdb_env_close(env_);
+}
+
+void Environment::open_databases() {
+  auto [entries, expiry, meta] = write([&](MDB_txn* txn) {
+    MDB_dbi main_db = 0;
+    check(mdb_dbi_open(txn, nullptr, 0, &main_db), "open the main database");
+    MDB_cursor* cursor = nullptr;
+    check(mdb_cursor_open(txn, main_db, &cursor), "open a cursor");
+    MDB_val k, v;
+    bool foreign = false;
+    for (int op = MDB_FIRST; mdb_cursor_get(cursor, &k, &v, static_cast<MDB_cursor_op>(op)) == 0;
+         op = MDB_NEXT) {
+      bool ours = false;
+      for (const char* name : kDatabaseNames) ours = ours || as_view(k) == name;
+      foreign = foreign || !ours;
+    }
+    mdb_cursor_close(cursor);
+    if (foreign) {
+      fail(path_, "is an LMDB file of another application; it was left untouched");
+    }
+    MDB_dbi dbis[3];
+    for (int i = 0; i < 3; ++i) {
+      check(mdb_dbi_open(txn, kDatabaseNames[i], MDB_CREATE, &dbis[i]), "open a database");
+    }
+    MDB_val fk = as_val("format"), fv;
+    int rc = mdb_get(txn, dbis[2], &fk, &fv);
+    if (rc == 0) {
+      std::uint32_t version = 0;
+      if (fv.mv_size == sizeof version) std::memcpy(&version, fv.mv_data, sizeof version);
+      if (version != kFormatVersion) {
+        fail(path_, "was written by an incompatible version of cachette (format " +
+                        std::to_string(version) + ")");
+      }
+    } else if (rc == MDB_NOTFOUND) {
+      std::uint32_t version = kFormatVersion;
+      MDB_val nv{sizeof version, &version};
+      check(mdb_put(txn, dbis[2], &fk, &nv, 0), "write the format record");
+    } else {
+      check(rc, "read the format record");
+    }
+    return std::tuple{dbis[0], dbis[1], dbis[2]};
+  });
+  entries_ = entries;
+  expiry_ = expiry;
+  meta_ = meta;
+}
+
+std::uint64_t Environment::map_size() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+void Environment::ensure_same_process() const {
+  if (!opened_in_this_process()) {
+    fail(path_,
+         "was opened before this process was forked and cannot be used in the child; "
+         "open it again in this process");
+  }
+}
+
+int Environment::begin_read(MDB_txn*& txn) {
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (!idle_readers_.empty()) {
+      txn = idle_readers_.back();
+      idle_readers_.pop_back();
+    }
+  }
+  if (txn != nullptr) {
+    int rc = mdb_txn_renew(txn);
+    if (rc == 0) return 0;
+    mdb_txn_abort(txn);
+    txn = nullptr;
+    if (rc == MDB_MAP_RESIZED) return rc;
+  }
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc == MDB_READERS_FULL) {
+    int dead = 0;
+    mdb_reader_check(env_, &dead);  // free the slots of killed processes, then retry once
+    rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  }
+  return rc;
+}
+
+void Environment::end_read(MDB_txn* txn) {
+  mdb_txn_reset(txn);
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (idle_readers_.size() < kMaxIdleReaders) {
+      idle_readers_.push_back(txn);
+      return;
+    }
+  }
+  mdb_txn_abort(txn);
+}
+
+void Environment::drop_idle_readers() {
+  std::lock_guard lock(idle_mutex_);
+  for (MDB_txn* txn : idle_readers_) mdb_txn_abort(txn);
+  idle_readers_.clear();
+}
+
+void Environment::adopt_map_size() {
+  std::unique_lock lock(resize_mutex_);
+  remap(mapped_size_);
+}
+
+void Environment::grow_map(std::uint64_t full_at) {
+  std::unique_lock lock(resize_mutex_);
+  if (mapped_size_ != full_at) return;  // another thread grew it meanwhile
+  if (full_at >= kMaxMapSize) fail(path_, "the store cannot grow past 4 TiB");
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // stale readers pin pages that could be reused
+  remap(full_at * 2);
+}
+
+void Environment::remap(std::uint64_t wanted) {
+  drop_idle_readers();
+  mdb_filehandle_t fd = -1;
+  check(mdb_env_get_fd(env_, &fd), "get the data file");
+  FileLock lock(fd, path_);
+  // Another process may have grown the file further: its size wins (never shrink it).
+  const std::uint64_t target = reserve(fd, wanted, path_);
+  int rc = mdb_env_set_mapsize(env_, target);
+  if (rc != 0) {
+    fail(path_, "cannot map " + std::to_string(target) + " bytes: " + mdb_strerror(rc));
+  }
+  mapped_size_ = map_size();
+}
+
+}  // namespace cachette::file
