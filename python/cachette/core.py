@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import BaseModel
 
 from cachette.backends import Backend, create_backend
-from cachette.codecs import Codec, decode_error, encode_error, load_codec
+from cachette.codecs import Codec, load_codec
 from cachette.config import CachetteConfig, read_settings
 from cachette.exceptions import (
     CachetteConnectionError,
     CachetteTimeoutError,
     CachetteValueError,
-    CodecError,
 )
 
 if TYPE_CHECKING:
@@ -47,8 +46,9 @@ class _Runtime:
         self.config = config
         self.ttl_ms = config.ttl * 1000
         self.codec: Codec = load_codec(config.effective_codec)
-        # The thinnest callables of the codec (often the library's own functions); the
-        # operations below turn whatever they raise into CodecError.
+        # The codec's fast paths (often the library's own functions). When one raises, the
+        # operations below call the codec's complete encode/decode, which handle the value
+        # or raise CodecError.
         self.encode = self.codec.raw_encode
         self.decode = self.codec.raw_decode
         self.text: bool = getattr(self.codec, "text", False)
@@ -96,14 +96,6 @@ def _parse_cache_control(header: str) -> tuple[bool, bool, int | None]:
             if arg.isdigit():
                 max_age = int(arg)
     return no_store, no_cache, max_age
-
-
-def _encode_failed(rt: _Runtime, value: object, exc: Exception) -> CodecError:
-    return exc if isinstance(exc, CodecError) else encode_error(rt.codec.name, value, exc)
-
-
-def _decode_failed(rt: _Runtime, exc: Exception) -> CodecError:
-    return exc if isinstance(exc, CodecError) else decode_error(rt.codec.name, exc)
 
 
 def _bad_key(key: object) -> CachetteValueError:
@@ -194,8 +186,8 @@ class Cachette:
             return None
         try:
             value = rt.decode(raw)
-        except Exception as exc:
-            raise _decode_failed(rt, exc) from exc
+        except Exception:
+            value = rt.codec.decode(raw)  # the complete decoder, or CodecError
         return value if model is None else model.model_validate(value)
 
     @overload
@@ -218,8 +210,8 @@ class Cachette:
         seconds = -1 if ttl_ms < 0 else math.ceil(ttl_ms / 1000)
         try:
             value = rt.decode(raw)
-        except Exception as exc:
-            raise _decode_failed(rt, exc) from exc
+        except Exception:
+            value = rt.codec.decode(raw)  # the complete decoder, or CodecError
         return seconds, value if model is None else model.model_validate(value)
 
     async def put(self, key: str, value: Any, ttl: int | None = None) -> None:
@@ -247,8 +239,10 @@ class Cachette:
                     pass  # lone surrogates: the codec's own encoding decides
         try:
             data = rt.encode(value)
-        except Exception as exc:  # nothing is written when the value cannot be encoded
-            raise _encode_failed(rt, value, exc) from exc
+        except Exception:
+            # the codec's complete encoder: values the fast path refuses (pydantic models under
+            # orjson), or CodecError naming the codec and the type; nothing is written then
+            data = rt.codec.encode(value)
         if store is not None:
             store.put(key, data, ttl_ms)
         else:

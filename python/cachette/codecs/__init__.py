@@ -32,11 +32,12 @@ __all__ = [
 class Codec(Protocol):
     """Encodes values to bytes and decodes them back.
 
-    ``encode``/``decode`` raise ``CodecError`` on failure. ``raw_encode``/``raw_decode`` do the
-    same work with as little Python around the library as possible (often they *are* the
-    library's function) and may raise the library's own exceptions: the facade calls these and
-    turns any exception into ``CodecError`` with ``encode_error``/``decode_error``, which costs
-    nothing when no exception is raised.
+    ``encode``/``decode`` are complete and raise ``CodecError`` on failure. ``raw_encode`` and
+    ``raw_decode`` are what ``Cachette.put``/``fetch`` call: fast paths with as little Python
+    around the library as possible (often they *are* the library's function). They may raise
+    on values the complete methods handle (pydantic models under orjson, non-UTF-8 bytes
+    under vanilla) or refuse: when one raises, the facade calls ``encode``/``decode``, which
+    give the result or raise ``CodecError``. The try blocks cost nothing when nothing fails.
     """
 
     name: str
@@ -52,15 +53,19 @@ class Codec(Protocol):
 
 
 class BaseCodec:
-    """Implements ``encode``/``decode`` over the ``raw_*`` callables a subclass sets."""
+    """Implements ``encode``/``decode`` over the callables a subclass sets in ``__init__``:
+    ``raw_encode``, ``raw_decode`` and, where those are only fast paths, ``full_encode`` and
+    ``full_decode``."""
 
     name: str
     raw_encode: Callable[[Any], bytes]
     raw_decode: Callable[[bytes], Any]
+    full_encode: Callable[[Any], bytes] | None = None
+    full_decode: Callable[[bytes], Any] | None = None
 
     def encode(self, value: Any) -> bytes:
         try:
-            return self.raw_encode(value)
+            return (self.full_encode or self.raw_encode)(value)
         except CodecError:
             raise
         except Exception as exc:
@@ -68,7 +73,7 @@ class BaseCodec:
 
     def decode(self, data: bytes) -> Any:
         try:
-            return self.raw_decode(data)
+            return (self.full_decode or self.raw_decode)(data)
         except CodecError:
             raise
         except Exception as exc:

@@ -21,5 +21,8 @@ class ORJSONCodec(BaseCodec):
     name = "orjson"
 
     def __init__(self) -> None:
-        self.raw_encode = partial(orjson.dumps, default=dump_model)
+        # orjson.dumps itself on the hot path; values it refuses (pydantic models) go through
+        # full_encode, whose default hook dumps models in JSON mode.
+        self.raw_encode = orjson.dumps
+        self.full_encode = partial(orjson.dumps, default=dump_model)
         self.raw_decode = orjson.loads

@@ -5,7 +5,6 @@ runs code chosen by whoever wrote the bytes."""
 from __future__ import annotations
 
 import pickle
-from functools import partial
 
 from cachette.codecs import BaseCodec
 
@@ -14,5 +13,7 @@ class PickleCodec(BaseCodec):
     name = "pickle"
 
     def __init__(self) -> None:
-        self.raw_encode = partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL)
+        # pickle.dumps itself, with its default protocol (4 or later, as the running Python
+        # chooses); any Python that can run cachette reads it.
+        self.raw_encode = pickle.dumps
         self.raw_decode = pickle.loads

@@ -12,12 +12,26 @@ from typing import Any
 
 from cachette.codecs import BaseCodec
 
+_BINARY = (bytes, bytearray, memoryview)
+
+
+def _fast_encode(value: Any) -> bytes:
+    # Strict UTF-8: a str holding surrogate escapes raises, and the facade falls back to
+    # _encode below.
+    if type(value) is str:
+        return value.encode()
+    if isinstance(value, str):
+        return str.encode(value)
+    if isinstance(value, _BINARY):
+        return bytes(value)
+    return str(value).encode()
+
 
 def _encode(value: Any) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
+    if isinstance(value, _BINARY):
         return bytes(value)
     text = value if isinstance(value, str) else str(value)
-    return text.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _decode(data: bytes) -> str:
@@ -30,5 +44,9 @@ class VanillaCodec(BaseCodec):
     text = True
 
     def __init__(self) -> None:
-        self.raw_encode = _encode
-        self.raw_decode = _decode
+        self.raw_encode = _fast_encode
+        self.full_encode = _encode
+        # bytes.decode: strict UTF-8, no Python frame; bytes that are not UTF-8 raise and
+        # the facade falls back to _decode.
+        self.raw_decode = bytes.decode
+        self.full_decode = _decode
