@@ -180,6 +180,8 @@ def report(rows: list[dict[str, Any]], repeats: int) -> str:
         "non-default index); parquet `df.to_parquet()` / `pd.read_parquet(BytesIO(b))`.",
         "Our csv codec gives back the exact dtypes and index (plain `read_csv` infers them), "
         "which costs a JSON header line and, for columns inference gets wrong, a conversion.",
+        "The orjson and pickle fast paths *are* `orjson.dumps`/`orjson.loads` and "
+        "`pickle.dumps`/`pickle.loads`, so their rows show this run's noise floor.",
     ]
     return "\n".join(lines)
 
