@@ -349,11 +349,14 @@ void drain(const std::shared_ptr<Pool>& pool, Io& io, std::string& bytes,
     fail_requests(io, requests, Errc::closed, "the client is closed");
     return;
   }
+  // Everything goes to the first ready connection, so the server runs requests in the order
+  // they were submitted (a put followed by a fetch that did not await it still sees the put).
+  // The other connections are warm standbys: a dropped connection fails over at once.
   Link* best = nullptr;
   for (auto& link : io.links) {
-    if (link->connection.state() != Connection::State::ready) continue;
-    if (best == nullptr || link->connection.in_flight() < best->connection.in_flight()) {
+    if (link->connection.state() == Connection::State::ready) {
       best = link.get();
+      break;
     }
   }
   if (best != nullptr) {

@@ -5,6 +5,8 @@
 /// a short lock, and the I/O thread is woken only if it is not already due to look: everything
 /// submitted in the meantime goes to one connection in one write (automatic pipelining). Replies
 /// come back in order and each request's Result is pushed to the CompletionQueue it named.
+/// Requests reach the server in submission order: they all use the first ready connection (one
+/// pipelined connection saturates a Redis or memcached thread); the others are warm standbys.
 ///
 /// Failures: a connection that drops fails its requests with Errc::connection and reconnects
 /// with backoff (first retry at once, then 50 ms doubling to 1 s). While every connection is
