@@ -128,7 +128,12 @@ class CachetteConfig(BaseModel):
             return None
         if not isinstance(value, str) or value.lower() not in CODECS:
             raise ValueError(f'The "codec" value must be one of {_quoted_list(CODECS)}.')
-        return value.lower()
+        name = value.lower()
+        # A codec whose library is missing fails here, at startup, with the install command.
+        from cachette.codecs import load_codec
+
+        load_codec(name)
+        return name
 
     @field_validator("ttl", mode="before")
     @classmethod

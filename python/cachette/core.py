@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 from cachette.backends import Backend, create_backend
 from cachette.codecs import Codec, load_codec
@@ -31,6 +33,7 @@ except ImportError:  # pragma: no cover - starlette is optional
 __all__ = ["Cachette"]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 _FAIL_OPEN_ERRORS = (CachetteConnectionError, CachetteTimeoutError)
 
 
@@ -43,8 +46,11 @@ class _Runtime:
         self.config = config
         self.ttl_ms = config.ttl * 1000
         self.codec: Codec = load_codec(config.effective_codec)
-        self.encode = self.codec.encode
-        self.decode = self.codec.decode
+        # The codec's fast paths (often the library's own functions). When one raises, the
+        # operations below call the codec's complete encode/decode, which handle the value
+        # or raise CodecError.
+        self.encode = self.codec.raw_encode
+        self.decode = self.codec.raw_decode
         self.text: bool = getattr(self.codec, "text", False)
         self.backend: Backend | None = None
         self.store: Store | None = None  # the backend's local_store, once started
@@ -150,31 +156,51 @@ class Cachette:
 
     # -- operations ----------------------------------------------------------------------
 
-    async def fetch(self, key: str) -> Any:
-        """The value under ``key``, or None when it is absent or expired."""
+    @overload
+    async def fetch(self, key: str) -> Any: ...
+    @overload
+    async def fetch(self, key: str, *, model: type[M]) -> M | None: ...
+
+    async def fetch(self, key: str, *, model: type[BaseModel] | None = None) -> Any:
+        """The value under ``key``, or None when it is absent or expired. With ``model``, the
+        decoded value is validated into that pydantic model (``model.model_validate``)."""
         rt = _runtime
         if not self._plain_read:
             if self._no_read:
                 return None
-            fresh = (await self._fetch_fresh(rt, key))[1]
-            return None if fresh is None else rt.decode(fresh)
-        store = rt.store
+            raw = (await self._fetch_fresh(rt, key))[1]
+        else:
+            store = rt.store
+            try:
+                if store is not None:
+                    if rt.text and model is None:
+                        return store.get_text(key)
+                    raw = store.get(key)
+                else:
+                    raw = await self._guard(rt, rt.start().fetch(key), None)
+            except TypeError:
+                if not isinstance(key, str):
+                    raise _bad_key(key) from None
+                raise
+        if raw is None:
+            return None
         try:
-            if store is not None:
-                if rt.text:
-                    return store.get_text(key)
-                raw = store.get(key)
-            else:
-                raw = await self._guard(rt, rt.start().fetch(key), None)
-        except TypeError:
-            if not isinstance(key, str):
-                raise _bad_key(key) from None
-            raise
-        return None if raw is None else rt.decode(raw)
+            value = rt.decode(raw)
+        except Exception:
+            value = rt.codec.decode(raw)  # the complete decoder, or CodecError
+        return value if model is None else model.model_validate(value)
 
-    async def fetch_with_ttl(self, key: str) -> tuple[int, Any]:
+    @overload
+    async def fetch_with_ttl(self, key: str) -> tuple[int, Any]: ...
+    @overload
+    async def fetch_with_ttl(self, key: str, *, model: type[M]) -> tuple[int, M | None]: ...
+
+    async def fetch_with_ttl(
+        self, key: str, *, model: type[BaseModel] | None = None
+    ) -> tuple[int, Any]:
         """``(remaining_seconds, value)``; ``(-1, None)`` when absent or expired. An entry
-        with less than a second left reports 1; one that never expires reports -1."""
+        with less than a second left reports 1; one that never expires reports -1. With
+        ``model``, the value is validated into that pydantic model."""
         rt = _runtime
         if self._no_read:
             return -1, None
@@ -182,7 +208,11 @@ class Cachette:
         if raw is None:
             return -1, None
         seconds = -1 if ttl_ms < 0 else math.ceil(ttl_ms / 1000)
-        return seconds, rt.decode(raw)
+        try:
+            value = rt.decode(raw)
+        except Exception:
+            value = rt.codec.decode(raw)  # the complete decoder, or CodecError
+        return seconds, value if model is None else model.model_validate(value)
 
     async def put(self, key: str, value: Any, ttl: int | None = None) -> None:
         """Stores ``value`` under ``key`` for ``ttl`` seconds (None or 0: the configured ttl)."""
@@ -207,9 +237,15 @@ class Cachette:
                     return
                 except UnicodeEncodeError:
                     pass  # lone surrogates: the codec's own encoding decides
-            store.put(key, rt.encode(value), ttl_ms)
-        else:
+        try:
             data = rt.encode(value)
+        except Exception:
+            # the codec's complete encoder: values the fast path refuses (pydantic models under
+            # orjson), or CodecError naming the codec and the type; nothing is written then
+            data = rt.codec.encode(value)
+        if store is not None:
+            store.put(key, data, ttl_ms)
+        else:
             await self._guard(rt, rt.start().put(key, data, ttl_ms), None)
 
     async def clear(self, namespace: str | None = None, key: str | None = None) -> int:

@@ -1,26 +1,19 @@
-"""Pickle: any picklable Python object keeps its type. Only read caches you trust."""
+"""Pickle: any picklable Python object comes back with its type (tuples, sets, datetimes,
+pydantic models, DataFrames...). Only read caches that no one else can write: unpickling
+runs code chosen by whoever wrote the bytes."""
 
 from __future__ import annotations
 
 import pickle
-from typing import Any
 
-from cachette.exceptions import CodecError
+from cachette.codecs import BaseCodec
 
 
-class PickleCodec:
+class PickleCodec(BaseCodec):
     name = "pickle"
 
-    def encode(self, value: Any) -> bytes:
-        try:
-            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise CodecError(
-                f'The "pickle" codec cannot encode {type(value).__name__}: {exc}'
-            ) from exc
-
-    def decode(self, data: bytes) -> Any:
-        try:
-            return pickle.loads(data)
-        except Exception as exc:
-            raise CodecError(f'The "pickle" codec cannot decode the stored bytes: {exc}') from exc
+    def __init__(self) -> None:
+        # pickle.dumps itself, with its default protocol (4 or later, as the running Python
+        # chooses); any Python that can run cachette reads it.
+        self.raw_encode = pickle.dumps
+        self.raw_decode = pickle.loads
