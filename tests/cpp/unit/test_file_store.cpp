@@ -69,10 +69,12 @@ TEST_F(FileStoreTest, RefusesBadTtlAndEmptyKey) {
 
 TEST_F(FileStoreTest, ExpiredEntriesAreNeverReturnedAndAreSwept) {
   FileStore store(options());
-  store.put("short:1", "x", 1);
-  store.put("short:2", "x", 1);
+  // A put reclaims entries already expired, so the short ones go last and live long enough
+  // (200 ms) to outlast the puts even on a loaded machine.
   store.put("long", "y", 600'000);
-  std::this_thread::sleep_for(20ms);
+  store.put("short:1", "x", 200);
+  store.put("short:2", "x", 200);
+  std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(store.get("short:1").has_value());
   EXPECT_FALSE(store.get_with_ttl("short:2").has_value());
   EXPECT_TRUE(store.get("long").has_value());
