@@ -14,3 +14,19 @@ stop_pidfile() {
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
+
+# Writes a throw-away CA and a server and a client certificate for localhost/127.0.0.1 into
+# DIR (ca.crt, server.crt/key, client.crt/key), valid for two days.
+make_test_certs() {
+  local t="$1" ca_name="$2"
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$ca_name" \
+    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$t/san.ext"
+  for who in server client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$t/$who.key" -out "$t/$who.csr" 2>/dev/null
+    openssl x509 -req -in "$t/$who.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+      -days 2 -extfile "$t/san.ext" -out "$t/$who.crt" 2>/dev/null
+  done
+}

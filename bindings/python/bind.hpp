@@ -3,6 +3,8 @@
 
 #include <nanobind/nanobind.h>
 
+#include "cachette/error.hpp"
+
 namespace cachette::python {
 
 void bind_errors(nanobind::module_& m);
@@ -10,6 +12,9 @@ void bind_store(nanobind::module_& m);
 void bind_file(nanobind::module_& m);
 void bind_net(nanobind::module_& m);
 void bind_memcache(nanobind::module_& m);
+
+/// Name of the class in cachette.exceptions that stands for an engine error code.
+const char* exception_class_name(Errc code);
 
 /// Throws the Python exception that matches a cachette::Error (used by the async bridge
 /// too, where errors arrive as values rather than C++ exceptions).

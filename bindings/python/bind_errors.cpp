@@ -10,9 +10,7 @@
 namespace nb = nanobind;
 
 namespace cachette::python {
-namespace {
-
-const char* class_name(Errc code) {
+const char* exception_class_name(Errc code) {
   switch (code) {
     case Errc::invalid_argument: return "CachetteValueError";
     case Errc::value_too_large: return "CachetteValueTooLargeError";
@@ -27,11 +25,9 @@ const char* class_name(Errc code) {
   return "CachetteError";
 }
 
-}  // namespace
-
 [[noreturn]] void raise_error(int code, const char* message) {
   nb::object exceptions = nb::module_::import_("cachette.exceptions");
-  nb::object cls = exceptions.attr(class_name(static_cast<Errc>(code)));
+  nb::object cls = exceptions.attr(exception_class_name(static_cast<Errc>(code)));
   PyErr_SetString(cls.ptr(), message);
   throw nb::python_error();
 }
@@ -42,7 +38,7 @@ void bind_errors(nb::module_& m) {
       std::rethrow_exception(p);
     } catch (const Error& e) {
       nb::object exceptions = nb::module_::import_("cachette.exceptions");
-      nb::object cls = exceptions.attr(class_name(e.code()));
+      nb::object cls = exceptions.attr(exception_class_name(e.code()));
       PyErr_SetString(cls.ptr(), e.what());
     }
   });

@@ -1,5 +1,7 @@
 #include "bridge.hpp"
 
+#include "bind.hpp"
+
 #include <vector>
 
 #include "cachette/net/detail/engine.hpp"
@@ -31,21 +33,6 @@ Names& names() {
     return out;
   }();
   return *n;
-}
-
-const char* exception_class_name(Errc code) {
-  switch (code) {
-    case Errc::invalid_argument: return "CachetteValueError";
-    case Errc::value_too_large: return "CachetteValueTooLargeError";
-    case Errc::connection: return "CachetteConnectionError";
-    case Errc::timeout: return "CachetteTimeoutError";
-    case Errc::protocol: return "CachetteProtocolError";
-    case Errc::auth: return "CachetteAuthError";
-    case Errc::storage: return "CachetteStorageError";
-    case Errc::not_available: return "BackendNotAvailableError";
-    case Errc::closed: return "CachetteConnectionError";
-  }
-  return "CachetteError";
 }
 
 PyObject* exception_for(Errc code, const std::string& message) {

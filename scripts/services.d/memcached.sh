@@ -44,19 +44,6 @@ wait_port() {  # name port
   exit 1
 }
 
-make_certs() {
-  local t="$DIR/tls"
-  mkdir -p "$t"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cachette-mc-test-ca" \
-    -keyout "$t/ca.key" -out "$t/ca.crt" 2> /dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$t/san.ext"
-  for who in server client; do
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-      -keyout "$t/$who.key" -out "$t/$who.csr" 2> /dev/null
-    openssl x509 -req -in "$t/$who.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
-      -days 2 -extfile "$t/san.ext" -out "$t/$who.crt" 2> /dev/null
-  done
-}
 
 case "${1:-}" in
   start)
@@ -79,7 +66,7 @@ case "${1:-}" in
     # when it stops reading early and memcached dies of SIGPIPE.
     help_text="$("$SERVER" -h 2>&1 || true)"
     if [[ "$help_text" == *--enable-ssl* ]]; then
-      make_certs
+      make_test_certs "$DIR/tls" cachette-mc-test-ca
       start_one tls -l 127.0.0.1 -p "$TLS" -U 0 -Z \
         -o "ssl_chain_cert=$DIR/tls/server.crt,ssl_key=$DIR/tls/server.key,ssl_ca_cert=$DIR/tls/ca.crt"
       wait_port tls "$TLS"

@@ -34,19 +34,6 @@ wait_ready() {  # name, then redis-cli arguments
   exit 1
 }
 
-make_certs() {
-  local t="$DIR/tls"
-  mkdir -p "$t"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cachette-test-ca" \
-    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$t/san.ext"
-  for who in server client; do
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-      -keyout "$t/$who.key" -out "$t/$who.csr" 2>/dev/null
-    openssl x509 -req -in "$t/$who.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
-      -days 2 -extfile "$t/san.ext" -out "$t/$who.crt" 2>/dev/null
-  done
-}
 
 case "${1:-}" in
   start)
@@ -55,7 +42,7 @@ case "${1:-}" in
       exit 1
     fi
     mkdir -p "$DIR"
-    make_certs
+    make_test_certs "$DIR/tls" cachette-test-ca
     start_one plain --port "$PLAIN" --unixsocket "$DIR/redis.sock" --unixsocketperm 700
     start_one auth --port "$AUTH" --requirepass "$PASSWORD"
     start_one tls --port 0 --tls-port "$TLS" --tls-cert-file "$DIR/tls/server.crt" \
