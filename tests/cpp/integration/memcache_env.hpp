@@ -18,17 +18,12 @@
 #include <unistd.h>
 
 #include "cachette/memcache/client.hpp"
+#include "test_support.hpp"
 
 namespace cachette::memcache::test {
 
-inline std::string require_env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    ADD_FAILURE() << name << " is not set: run the tests through scripts/with-services.sh";
-    throw std::runtime_error(std::string(name) + " is not set");
-  }
-  return value;
-}
+using cachette::test::require_env;
+using cachette::test::Waiter;
 
 /// One server from "host:port", "unix:/path" or "memcached[s]://user:password@host:port".
 inline ServerOptions server_from(std::string text) {
@@ -77,33 +72,6 @@ inline void* token(std::uintptr_t n) {
 inline std::uintptr_t token_number(void* t) {
   return reinterpret_cast<std::uintptr_t>(t) - 1;
 }
-
-/// Collects completions from one queue, blocking (with a generous bound against hangs).
-class Waiter {
- public:
-  const std::shared_ptr<net::CompletionQueue>& queue() const { return queue_; }
-
-  std::vector<net::Completion> collect(std::size_t n) {
-    std::vector<net::Completion> out;
-    std::vector<net::Completion> batch;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (out.size() < n && std::chrono::steady_clock::now() < give_up) {
-      queue_->wait(std::chrono::milliseconds(100));
-      queue_->drain(batch);
-      for (auto& c : batch) out.push_back(std::move(c));
-    }
-    EXPECT_EQ(out.size(), n) << "completions missing after 60 s";
-    return out;
-  }
-
-  net::Result one() {
-    auto all = collect(1);
-    return all.empty() ? net::Result{} : std::move(all.front().result);
-  }
-
- private:
-  std::shared_ptr<net::CompletionQueue> queue_ = std::make_shared<net::CompletionQueue>();
-};
 
 /// A memcached of the test's own on a spare port, killed and restarted at will.
 class PrivateServer {

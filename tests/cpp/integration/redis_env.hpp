@@ -1,6 +1,5 @@
 #pragma once
-// Server addresses for the Redis integration tests, from the environment that
-// scripts/services.sh writes. A missing variable fails the test loudly: never a skip.
+// Client options of the Redis integration tests, parsed from the test servers' URLs.
 
 #include <gtest/gtest.h>
 
@@ -9,19 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "cachette/net/completion.hpp"
 #include "cachette/redis/client.hpp"
+#include "test_support.hpp"
 
 namespace cachette::test {
-
-inline std::string require_env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    ADD_FAILURE() << name << " is not set: run the tests through scripts/with-services.sh";
-    throw std::runtime_error(std::string(name) + " is not set");
-  }
-  return value;
-}
 
 /// Options from redis[s]://[user:password@]host:port/db or unix:///path?db=N (test URLs only).
 inline redis::ClientOptions options_from_url(const std::string& url) {
@@ -58,34 +48,6 @@ inline redis::ClientOptions options_from_url(const std::string& url) {
   o.endpoint.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
   return o;
 }
-
-/// Waits for the completion of one call; tokens are small integers.
-class Waiter {
- public:
-  Waiter() : queue_(std::make_shared<net::CompletionQueue>()) {}
-  const std::shared_ptr<net::CompletionQueue>& queue() const { return queue_; }
-
-  /// Collects completions until `count` arrived (or 30 s passed, which fails the test).
-  std::vector<net::Completion> collect(std::size_t count) {
-    std::vector<net::Completion> all;
-    std::vector<net::Completion> batch;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (all.size() < count && std::chrono::steady_clock::now() < give_up) {
-      queue_->wait(std::chrono::milliseconds(100));
-      queue_->drain(batch);
-      for (auto& c : batch) all.push_back(std::move(c));
-    }
-    EXPECT_EQ(all.size(), count) << "completions missing";
-    return all;
-  }
-  net::Result one() {
-    auto all = collect(1);
-    return all.empty() ? net::Result{} : std::move(all[0].result);
-  }
-
- private:
-  std::shared_ptr<net::CompletionQueue> queue_;
-};
 
 inline void* token(std::uintptr_t n) {
   return reinterpret_cast<void*>(n);
