@@ -12,7 +12,16 @@
 #include "cachette/file_store.hpp"
 #include "test_file_store_fixture.hpp"
 
+// gcc says __SANITIZE_THREAD__, clang answers __has_feature(thread_sanitizer).
 #if defined(__SANITIZE_THREAD__)
+#define CACHETTE_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CACHETTE_TEST_TSAN 1
+#endif
+#endif
+
+#if defined(CACHETTE_TEST_TSAN)
 // liblmdb is not instrumented: readers and the writer synchronise through its lock-free
 // reader table in shared memory, which ThreadSanitizer cannot see, so it reports the page
 // copies and compares inside liblmdb as races. Our own code (the map lock, the pool of
