@@ -66,9 +66,10 @@ async def test_ttl_and_expiry(store_path: Path) -> None:
     ttl, value = await cache.fetch_with_ttl("default")
     assert value == "v"
     assert 59 <= ttl <= 60
-    await cache.put("short", "v", ttl=0.001)  # type: ignore[arg-type]
-    await cache.put("short2", "v", ttl=0.001)  # type: ignore[arg-type]
-    time.sleep(0.02)
+    # A put reclaims entries already expired: these must outlive each other's puts.
+    await cache.put("short", "v", ttl=0.2)  # type: ignore[arg-type]
+    await cache.put("short2", "v", ttl=0.2)  # type: ignore[arg-type]
+    time.sleep(0.3)
     assert await cache.fetch("short") is None
     assert await cache.fetch_with_ttl("short2") == (-1, None)
     assert await cache.flush_expired() == 2
