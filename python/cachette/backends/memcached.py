@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cachette.backends.base import Backend
+from cachette.backends.base import Backend, ClientBackend
 from cachette.exceptions import CachetteTimeoutError
 
 if TYPE_CHECKING:
@@ -148,7 +147,7 @@ def create(config: CachetteConfig) -> Backend:
 _DELETE_CHUNK = 8192
 
 
-class MemcachedBackend(Backend):
+class MemcachedBackend(ClientBackend):
     """Every method returns an asyncio future resolved by the engine (one round trip), except
     the namespace clear and the flush, which run a key dump on every server first."""
 
@@ -156,7 +155,7 @@ class MemcachedBackend(Backend):
         from cachette import _core
 
         self._timeout = config.timeout
-        self._client = _core.MemcachedClient(
+        client = _core.MemcachedClient(
             [(s.host, s.port, s.unix_path, s.username, s.password, s.tls) for s in servers],
             timeout=config.timeout,
             connect_timeout=config.connect_timeout,
@@ -165,22 +164,8 @@ class MemcachedBackend(Backend):
             tls_cert_file=config.tls_cert_file or "",
             tls_key_file=config.tls_key_file or "",
         )
-        self.fetch = self._client.get  # type: ignore[method-assign]
-        self.fetch_with_ttl = self._client.get_with_ttl  # type: ignore[method-assign]
-        self.put = self._client.set  # type: ignore[method-assign]
-        self.clear_key = self._client.delete  # type: ignore[method-assign]
-
-    def fetch(self, key: str) -> Awaitable[bytes | None]:
-        return self._client.get(key)
-
-    def fetch_with_ttl(self, key: str) -> Awaitable[tuple[int, bytes] | None]:
-        return self._client.get_with_ttl(key)
-
-    def put(self, key: str, value: bytes, ttl_ms: int) -> Awaitable[None]:
-        return self._client.set(key, value, ttl_ms)
-
-    def clear_key(self, key: str) -> Awaitable[int]:
-        return self._client.delete(key)
+        super().__init__(client)
+        self._client: _core.MemcachedClient = client
 
     async def _dump(self, server: int, prefix: str | None) -> Any:
         """One server's key dump, retried while its LRU crawler is busy (another dump, or the

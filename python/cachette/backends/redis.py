@@ -11,7 +11,7 @@ import os
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from cachette.backends.base import Backend
+from cachette.backends.base import Backend, ClientBackend
 from cachette.backends.redis_url import RedisAddress, parse_redis_url
 
 if TYPE_CHECKING:
@@ -71,29 +71,16 @@ def connect(
     )
 
 
-class RedisBackend(Backend):
+class RedisBackend(ClientBackend):
     """Keys are str (UTF-8 on the wire), values bytes."""
 
-    __slots__ = ("_client", "address")
-
     def __init__(self, client: RedisClient, address: RedisAddress) -> None:
-        self._client = client
+        super().__init__(client)
+        self._client: RedisClient = client
         self.address = address
 
     def __repr__(self) -> str:
         return f"<RedisBackend {self.address.describe()}>"
-
-    def fetch(self, key: str) -> Awaitable[bytes | None]:
-        return self._client.get(key)
-
-    def fetch_with_ttl(self, key: str) -> Awaitable[tuple[int, bytes] | None]:
-        return self._client.get_with_ttl(key)
-
-    def put(self, key: str, value: bytes, ttl_ms: int) -> Awaitable[None]:
-        return self._client.set(key, value, ttl_ms)
-
-    def clear_key(self, key: str) -> Awaitable[int]:
-        return self._client.delete(key)
 
     async def clear_namespace(self, namespace: str) -> int:
         """SCAN MATCH <escaped namespace>:* in steps of SCAN_COUNT, UNLINK each batch."""
