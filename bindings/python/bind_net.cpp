@@ -1,22 +1,32 @@
-// Network clients: each method returns an asyncio.Future resolved through the bridge.
+// Network clients for Python: one class over net::Client, whatever the backend. Each method
+// returns an asyncio.Future resolved through the bridge (bridge.hpp).
 
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include <chrono>
 #include <memory>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bind.hpp"
 #include "bridge.hpp"
+#include "cachette/memcache/client.hpp"
 #include "cachette/net/detail/engine.hpp"
 #include "cachette/redis/client.hpp"
+#include "cachette/redis/cluster.hpp"
+#include "network_client.hpp"
 
 namespace nb = nanobind;
 
 namespace cachette::python {
 namespace {
+
+using Queue = std::shared_ptr<net::CompletionQueue>;
 
 std::string_view view_of(nb::handle h) {
   if (PyBytes_Check(h.ptr())) {
@@ -28,149 +38,275 @@ std::string_view view_of(nb::handle h) {
     if (data == nullptr) throw nb::python_error();
     return {data, static_cast<std::size_t>(size)};
   }
-  throw nb::type_error("command arguments must be str or bytes");
+  throw nb::type_error("keys, values and command arguments must be str or bytes");
 }
 
-std::chrono::milliseconds millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+using MemcachedServer = std::tuple<std::string, int, std::string, std::string, std::string, bool>;
+
+redis::ClusterClient& cluster_of(NetworkClient& self) {
+  auto* cluster = dynamic_cast<redis::ClusterClient*>(&self.client());
+  if (cluster == nullptr) throw Error(Errc::invalid_argument, "not a cluster client");
+  return *cluster;
 }
 
-/// The Python-facing client. Rebuilds its engine client in a forked child, whose parent's
-/// I/O thread does not exist.
-class RedisClient {
- public:
-  explicit RedisClient(redis::ClientOptions options) : options_(std::move(options)) { rebuild(); }
-
-  redis::Client& client() {
-    if (generation_ != net::detail::Engine::generation()) rebuild();
-    return *client_;
-  }
-  redis::Client* existing() const { return client_.get(); }
-
- private:
-  void rebuild() {
-    if (client_ && generation_ != net::detail::Engine::generation()) {
-      (void)client_.release();  // bound to the parent's engine: abandoned, never touched
-    }
-    generation_ = net::detail::Engine::generation();
-    client_ = std::make_unique<redis::Client>(options_);
-  }
-  redis::ClientOptions options_;
-  std::unique_ptr<redis::Client> client_;
-  std::uint64_t generation_ = 0;
-};
-
-using Queue = std::shared_ptr<net::CompletionQueue>;
+nb::dict layout_of(redis::ClusterClient& client) {
+  const redis::ClusterLayout l = client.layout();
+  nb::dict d;
+  d["shards"] = l.shards;
+  d["covered_slots"] = l.covered_slots;
+  d["standalone"] = l.standalone;
+  d["primary"] = l.primary;
+  d["refreshes"] = l.refreshes;
+  return d;
+}
 
 }  // namespace
 
 void bind_net(nb::module_& m) {
   bind_bridge(m);
 
-  nb::class_<RedisClient>(m, "RedisClient")
-      .def(
-          "__init__",
-          [](RedisClient* self, const std::string& kind, const std::string& host,
-             std::uint16_t port, const std::string& unix_path, std::int64_t db,
-             const std::string& username, const std::string& password, bool tls,
-             const std::string& tls_ca_file, const std::string& tls_cert_file,
-             const std::string& tls_key_file, double timeout, double connect_timeout,
-             std::size_t pool_size) {
-            redis::ClientOptions o;
-            o.kind = kind;
-            o.endpoint.host = host;
-            o.endpoint.port = port;
-            o.endpoint.unix_path = unix_path;
-            o.endpoint.tls = tls;
-            o.endpoint.tls_ca_file = tls_ca_file;
-            o.endpoint.tls_cert_file = tls_cert_file;
-            o.endpoint.tls_key_file = tls_key_file;
-            o.credentials.username = username;
-            o.credentials.password = password;
-            o.credentials.db = db;
-            o.timeout = millis(timeout);
-            o.connect_timeout = millis(connect_timeout);
-            o.pool_size = pool_size;
-            new (self) RedisClient(std::move(o));
-          },
-          nb::arg("kind"), nb::arg("host"), nb::arg("port"), nb::arg("unix_path"), nb::arg("db"),
-          nb::arg("username"), nb::arg("password"), nb::arg("tls"), nb::arg("tls_ca_file"),
-          nb::arg("tls_cert_file"), nb::arg("tls_key_file"), nb::arg("timeout"),
-          nb::arg("connect_timeout"), nb::arg("pool_size"))
+  nb::class_<NetworkClient>(m, "NetworkClient")
       .def(
           "get",
-          [](RedisClient& self, std::string_view key) {
-            return call_async([&](const Queue& q, void* t) { self.client().get(key, q, t); });
+          [](NetworkClient& self, std::string_view key) {
+            return self.call([&](net::Client& c, const Queue& q, void* t) { c.get(key, q, t); });
           },
           nb::arg("key"))
       .def(
           "get_with_ttl",
-          [](RedisClient& self, std::string_view key) {
-            return call_async(
-                [&](const Queue& q, void* t) { self.client().get_with_ttl(key, q, t); });
+          [](NetworkClient& self, std::string_view key) {
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.get_with_ttl(key, q, t); });
           },
           nb::arg("key"))
       .def(
           "set",
-          [](RedisClient& self, std::string_view key, nb::bytes value, std::int64_t ttl_ms) {
-            std::string_view v(value.c_str(), value.size());
-            return call_async(
-                [&](const Queue& q, void* t) { self.client().set(key, v, ttl_ms, q, t); });
+          [](NetworkClient& self, std::string_view key, nb::bytes value, std::int64_t ttl_ms) {
+            const std::string_view v(value.c_str(), value.size());
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.set(key, v, ttl_ms, q, t); });
+          },
+          nb::arg("key"), nb::arg("value"), nb::arg("ttl_ms"))
+      .def(
+          "add",
+          [](NetworkClient& self, std::string_view key, nb::bytes value, std::int64_t ttl_ms) {
+            const std::string_view v(value.c_str(), value.size());
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.add(key, v, ttl_ms, q, t); });
           },
           nb::arg("key"), nb::arg("value"), nb::arg("ttl_ms"))
       .def(
           "delete",
-          [](RedisClient& self, std::string_view key) {
-            return call_async([&](const Queue& q, void* t) { self.client().del(key, q, t); });
+          [](NetworkClient& self, std::string_view key) {
+            return self.call([&](net::Client& c, const Queue& q, void* t) { c.del(key, q, t); });
           },
           nb::arg("key"))
       .def(
-          "scan_prefix",
-          [](RedisClient& self, std::int64_t cursor, std::string_view prefix, std::int64_t count) {
-            return call_async([&](const Queue& q, void* t) {
-              self.client().scan_prefix(cursor, prefix, count, q, t);
-            });
+          "delete_if_equal",
+          [](NetworkClient& self, std::string_view key, nb::bytes value) {
+            const std::string_view v(value.c_str(), value.size());
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.del_if_equal(key, v, q, t); });
           },
-          nb::arg("cursor"), nb::arg("prefix"), nb::arg("count") = 1000)
+          nb::arg("key"), nb::arg("value"))
       .def(
-          "unlink",
-          [](RedisClient& self, nb::list keys) {
+          "get_many",
+          [](NetworkClient& self, nb::list keys) {
             std::vector<std::string_view> views;
             views.reserve(nb::len(keys));
             for (nb::handle k : keys) views.push_back(view_of(k));
-            return call_async([&](const Queue& q, void* t) { self.client().unlink(views, q, t); });
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.get_many(views, q, t); });
           },
           nb::arg("keys"))
-      .def("flush",
-           [](RedisClient& self) {
-             return call_async([&](const Queue& q, void* t) { self.client().flush(q, t); });
-           })
       .def(
-          "command",
-          [](RedisClient& self, nb::args args) {
-            std::vector<std::string_view> views;
-            views.reserve(args.size());
-            for (nb::handle a : args) views.push_back(view_of(a));
-            return call_async([&](const Queue& q, void* t) { self.client().command(views, q, t); });
-          })
+          "set_many",
+          [](NetworkClient& self, nb::list items, std::int64_t ttl_ms) {
+            std::vector<net::Client::KeyValue> pairs;
+            pairs.reserve(nb::len(items));
+            for (nb::handle item : items) {
+              if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 2) {
+                throw nb::type_error("set_many takes a list of (key, value) tuples");
+              }
+              pairs.emplace_back(view_of(PyTuple_GET_ITEM(item.ptr(), 0)),
+                                 view_of(PyTuple_GET_ITEM(item.ptr(), 1)));
+            }
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.set_many(pairs, ttl_ms, q, t); });
+          },
+          nb::arg("items"), nb::arg("ttl_ms"))
+      .def(
+          "clear_prefix",
+          [](NetworkClient& self, std::string_view prefix) {
+            return self.call(
+                [&](net::Client& c, const Queue& q, void* t) { c.clear_prefix(prefix, q, t); });
+          },
+          nb::arg("prefix"))
+      .def("flush",
+           [](NetworkClient& self) {
+             return self.call([](net::Client& c, const Queue& q, void* t) { c.flush(q, t); });
+           })
+      .def("flush_expired",
+           [](NetworkClient& self) {
+             return self.call(
+                 [](net::Client& c, const Queue& q, void* t) { c.flush_expired(q, t); });
+           })
+      .def("command",
+           [](NetworkClient& self, nb::args args) {
+             auto* redis = dynamic_cast<redis::Client*>(&self.client());
+             if (redis == nullptr) {
+               throw Error(Errc::invalid_argument, "command() needs a Redis or Valkey client");
+             }
+             std::vector<std::string_view> views;
+             views.reserve(args.size());
+             for (nb::handle a : args) views.push_back(view_of(a));
+             return self.call(
+                 [&](net::Client&, const Queue& q, void* t) { redis->command(views, q, t); });
+           })
+      .def("layout", [](NetworkClient& self) { return layout_of(cluster_of(self)); })
+      .def(
+          "probe",
+          [](NetworkClient& self, double wait) -> nb::object {
+            // Cluster clients: blocks (GIL released) until the first map is read; no event
+            // loop needed. None when nothing answered within `wait`.
+            redis::ClusterClient& cluster = cluster_of(self);
+            auto queue = std::make_shared<net::CompletionQueue>();
+            cluster.refresh(queue, reinterpret_cast<void*>(1));  // a null token is dropped
+            std::vector<net::Completion> done;
+            const auto give_up = std::chrono::steady_clock::now() + millis(wait);
+            {
+              nb::gil_scoped_release unlocked;
+              while (done.empty() && std::chrono::steady_clock::now() < give_up) {
+                queue->wait(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    give_up - std::chrono::steady_clock::now()));
+                queue->drain(done);
+              }
+            }
+            if (done.empty()) return nb::none();
+            const net::Result& r = done.front().result;
+            if (r.kind == net::Result::Kind::error) {
+              raise_error(static_cast<int>(r.error_code), r.value.c_str());
+            }
+            return layout_of(cluster);
+          },
+          nb::arg("wait"))
       .def("close",
-           [](RedisClient& self) {
+           [](NetworkClient& self) {
              if (self.existing() != nullptr) self.existing()->close();
            })
-      .def_prop_ro("name", [](RedisClient& self) { return self.client().name(); })
-      .def("stats", [](RedisClient& self) {
-        redis::Client& c = self.client();
-        net::PoolStats s = c.stats();
+      .def_prop_ro("name", [](NetworkClient& self) { return self.client().name(); })
+      .def("stats", [](NetworkClient& self) {
+        const net::ClientStats s = self.client().stats();
         nb::dict d;
-        d["hits"] = c.counters().hits.load();
-        d["misses"] = c.counters().misses.load();
+        d["hits"] = s.hits;
+        d["misses"] = s.misses;
         d["requests"] = s.requests;
         d["errors"] = s.errors;
         d["timeouts"] = s.timeouts;
-        d["connects"] = s.connects;
         d["connected"] = s.connected;
         return d;
       });
+
+  m.def(
+      "redis_client",
+      [](const std::string& kind, const std::string& host, std::uint16_t port,
+         const std::string& unix_path, std::int64_t db, const std::string& username,
+         const std::string& password, bool tls, const std::string& tls_ca_file,
+         const std::string& tls_cert_file, const std::string& tls_key_file, double timeout,
+         double connect_timeout, std::size_t pool_size) {
+        redis::ClientOptions o;
+        o.kind = kind;
+        o.endpoint.host = host;
+        o.endpoint.port = port;
+        o.endpoint.unix_path = unix_path;
+        o.endpoint.tls = tls;
+        o.endpoint.tls_ca_file = tls_ca_file;
+        o.endpoint.tls_cert_file = tls_cert_file;
+        o.endpoint.tls_key_file = tls_key_file;
+        o.credentials.username = username;
+        o.credentials.password = password;
+        o.credentials.db = db;
+        o.timeout = millis(timeout);
+        o.connect_timeout = millis(connect_timeout);
+        o.pool_size = pool_size;
+        return new NetworkClient(
+            [o]() -> std::unique_ptr<net::Client> { return std::make_unique<redis::Client>(o); });
+      },
+      nb::arg("kind"), nb::arg("host"), nb::arg("port"), nb::arg("unix_path"), nb::arg("db"),
+      nb::arg("username"), nb::arg("password"), nb::arg("tls"), nb::arg("tls_ca_file"),
+      nb::arg("tls_cert_file"), nb::arg("tls_key_file"), nb::arg("timeout"),
+      nb::arg("connect_timeout"), nb::arg("pool_size"), nb::rv_policy::take_ownership,
+      "A Redis or Valkey client; connections open in the background at once.");
+
+  m.def(
+      "cluster_client",
+      [](const std::string& kind, const std::vector<std::tuple<std::string, std::uint16_t>>& seeds,
+         const std::string& sentinel_service, std::int64_t db, const std::string& username,
+         const std::string& password, bool tls, const std::string& tls_ca_file,
+         const std::string& tls_cert_file, const std::string& tls_key_file, double timeout,
+         double connect_timeout, std::size_t pool_size, bool read_from_replicas) {
+        redis::ClusterOptions o;
+        o.kind = kind;
+        for (const auto& [host, port] : seeds) o.seeds.push_back({host, port});
+        if (!sentinel_service.empty()) {
+          o.discovery = redis::ClusterOptions::Discovery::sentinel;
+          o.service_name = sentinel_service;
+        }
+        o.credentials.db = db;
+        o.credentials.username = username;
+        o.credentials.password = password;
+        o.tls = tls;
+        o.tls_ca_file = tls_ca_file;
+        o.tls_cert_file = tls_cert_file;
+        o.tls_key_file = tls_key_file;
+        o.timeout = millis(timeout);
+        o.connect_timeout = millis(connect_timeout);
+        o.pool_size = pool_size;
+        o.read_from_replicas = read_from_replicas;
+        return new NetworkClient([o]() -> std::unique_ptr<net::Client> {
+          return std::make_unique<redis::ClusterClient>(o);
+        });
+      },
+      nb::arg("kind"), nb::arg("seeds"), nb::arg("sentinel_service"), nb::arg("db"),
+      nb::arg("username"), nb::arg("password"), nb::arg("tls"), nb::arg("tls_ca_file"),
+      nb::arg("tls_cert_file"), nb::arg("tls_key_file"), nb::arg("timeout"),
+      nb::arg("connect_timeout"), nb::arg("pool_size"), nb::arg("read_from_replicas"),
+      nb::rv_policy::take_ownership,
+      "A Redis Cluster / Valkey cluster client over seed nodes, or a Sentinel-following one "
+      "when sentinel_service is set; it starts reading the slot map at once.");
+
+  m.def(
+      "memcached_client",
+      [](const std::vector<MemcachedServer>& servers, double timeout, double connect_timeout,
+         std::size_t pool_size, const std::string& tls_ca_file, const std::string& tls_cert_file,
+         const std::string& tls_key_file) {
+        memcache::ClientOptions o;
+        for (const auto& [host, port, unix_path, user, password, tls] : servers) {
+          memcache::ServerOptions s;
+          s.endpoint.host = host;
+          s.endpoint.port = static_cast<std::uint16_t>(port);
+          s.endpoint.unix_path = unix_path;
+          s.endpoint.tls = tls;
+          if (tls) {
+            s.endpoint.tls_ca_file = tls_ca_file;
+            s.endpoint.tls_cert_file = tls_cert_file;
+            s.endpoint.tls_key_file = tls_key_file;
+          }
+          s.credentials.username = user;
+          s.credentials.password = password;
+          o.servers.push_back(std::move(s));
+        }
+        o.timeout = millis(timeout);
+        o.connect_timeout = millis(connect_timeout);
+        o.pool_size = pool_size;
+        return new NetworkClient([o]() -> std::unique_ptr<net::Client> {
+          return std::make_unique<memcache::Client>(o);
+        });
+      },
+      nb::arg("servers"), nb::arg("timeout"), nb::arg("connect_timeout"), nb::arg("pool_size"),
+      nb::arg("tls_ca_file") = "", nb::arg("tls_cert_file") = "", nb::arg("tls_key_file") = "",
+      nb::rv_policy::take_ownership,
+      "A memcached client over (host, port, unix_path, user, password, tls) servers.");
 }
 
 }  // namespace cachette::python

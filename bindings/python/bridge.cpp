@@ -2,6 +2,8 @@
 
 #include "bind.hpp"
 
+#include <unistd.h>
+
 #include <vector>
 
 #include "cachette/net/detail/engine.hpp"
@@ -71,6 +73,24 @@ PyObject* value_of(const net::Result& r) {
       PyTuple_SET_ITEM(pair, 1, value);
       return pair;
     }
+    case Kind::values: {
+      PyObject* items = PyList_New(static_cast<Py_ssize_t>(r.items.size()));
+      if (items == nullptr) return nullptr;
+      for (std::size_t i = 0; i < r.items.size(); ++i) {
+        PyObject* item;
+        if (i < r.present.size() && r.present[i] != 0) {
+          item = bytes_of(r.items[i]);
+          if (item == nullptr) {
+            Py_DECREF(items);
+            return nullptr;
+          }
+        } else {
+          item = Py_NewRef(Py_None);
+        }
+        PyList_SET_ITEM(items, static_cast<Py_ssize_t>(i), item);
+      }
+      return items;
+    }
     case Kind::list: {
       PyObject* items = PyList_New(static_cast<Py_ssize_t>(r.items.size()));
       if (items == nullptr) return nullptr;
@@ -93,7 +113,7 @@ PyObject* value_of(const net::Result& r) {
 }
 
 struct Registry {
-  std::vector<std::unique_ptr<Channel>> channels;
+  std::vector<std::shared_ptr<Channel>> channels;
   Channel* last = nullptr;
   // Queues of closed loops, drained (futures released) until the engine lets go of them.
   std::vector<std::shared_ptr<net::CompletionQueue>> orphans;
@@ -142,7 +162,25 @@ Channel::Channel(nb::handle loop)
     : loop_(nb::borrow(loop)),
       create_future_(loop_.attr("create_future")),
       queue_(std::make_shared<net::CompletionQueue>()),
-      generation_(net::detail::Engine::generation()) {}
+      generation_(net::detail::Engine::generation()),
+      pid_(::getpid()) {}
+
+void Channel::register_reader(const std::shared_ptr<Channel>& self) {
+  // The callback holds only a weak reference: a dropped channel is never touched.
+  std::weak_ptr<Channel> weak = self;
+  loop_.attr("add_reader")(queue_->fd(), nb::cpp_function([weak] {
+                             if (std::shared_ptr<Channel> channel = weak.lock()) channel->drain();
+                           }));
+}
+
+Channel::~Channel() {
+  // A forked child shares its parent's epoll instance: removing the reader there would
+  // unregister the parent's. The child only forgets the channel.
+  if (::getpid() != pid_) return;
+  PyObject* removed = PyObject_CallMethod(loop_.ptr(), "remove_reader", "i", queue_->fd());
+  Py_XDECREF(removed);
+  PyErr_Clear();  // a closed loop has no readers left to remove
+}
 
 PyObject* Channel::create_future() {
   return PyObject_CallNoArgs(create_future_.ptr());
@@ -204,10 +242,9 @@ Channel& current_channel() {
       return *ch;
     }
   }
-  auto channel = std::make_unique<Channel>(owned);
+  auto channel = std::make_shared<Channel>(owned);
+  channel->register_reader(channel);
   Channel* raw = channel.get();
-  nb::object drain = nb::cpp_function([raw] { raw->drain(); });
-  owned.attr("add_reader")(raw->queue()->fd(), drain);
   r.channels.push_back(std::move(channel));
   r.last = raw;
   return *raw;

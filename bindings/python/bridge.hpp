@@ -16,6 +16,13 @@ namespace cachette::python {
 class Channel {
  public:
   explicit Channel(nanobind::handle loop);
+  /// The destructor removes the reader that register_reader() added to the loop.
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  /// Registers drain() as the loop's reader of the queue's fd (`self` is this channel).
+  void register_reader(const std::shared_ptr<Channel>& self);
 
   /// The completion queue the engine writes to.
   const std::shared_ptr<net::CompletionQueue>& queue() const { return queue_; }
@@ -33,6 +40,7 @@ class Channel {
   std::shared_ptr<net::CompletionQueue> queue_;
   std::vector<net::Completion> batch_;
   std::uint64_t generation_;
+  int pid_;
 };
 
 /// The channel of the running event loop (created and registered on first use). Raises

@@ -5,15 +5,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
+#include "cachette/options.hpp"
 #include "cachette/store.hpp"
 
 namespace cachette {
 
 struct MemoryStoreOptions {
-  std::uint64_t max_memory = 256ull << 20;  ///< byte budget for keys, values and entry headers
-  std::uint32_t shards = 16;                ///< power of two; more shards, less lock contention
+  std::uint64_t max_memory = kDefaults.max_memory;  ///< byte budget: keys, values, entry headers
+  std::uint32_t shards = kDefaults.memory_shards;   ///< power of two; more, less lock contention
+  /// Monotonic milliseconds for expiry; empty = the steady clock (monotonic_ms). Tests inject a
+  /// manual clock so that expiry is exercised without sleeping.
+  std::function<std::int64_t()> clock;
 };
 
 class MemoryStore final : public Store {

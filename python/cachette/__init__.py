@@ -18,6 +18,7 @@ from cachette.exceptions import (
     CachetteValueTooLargeError,
     CodecError,
 )
+from cachette.stampede import memoize
 
 __version__ = "0.2.0"
 
@@ -34,4 +35,5 @@ __all__ = [
     "CachetteValueError",
     "CachetteValueTooLargeError",
     "CodecError",
+    "memoize",
 ]

@@ -1,7 +1,9 @@
 """Configuration: the keys users pass to ``Cachette.load_config``, validated once at startup.
 
-Every problem is reported as a ``pydantic.ValidationError`` whose text names the key. The
-messages of the 0.1.x releases are kept word for word, because users' tests match them.
+This module is plain data at the bottom of the package: it validates values alone and imports
+neither backends nor codecs (``cachette.startup`` runs the checks that need them). Every problem
+is reported as a ``pydantic.ValidationError`` whose text names the key. The messages of the
+0.1.x releases are kept word for word, because users' tests match them.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
+from cachette import _core
+
 BACKENDS = ("inmemory", "memcached", "mongodb", "pickle", "redis", "valkey")
 CODECS = ("csv", "feather", "json", "msgpack", "orjson", "parquet", "pickle", "vanilla")
 
-DEFAULT_TTL = 60
-DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
+# Defaults live in the engine (include/cachette/options.hpp), written once.
+DEFAULT_TTL = _core.DEFAULT_TTL
+DEFAULT_MAX_MEMORY = _core.DEFAULT_MAX_MEMORY
+#: The in-memory store's largest budget: 16 shards of at most 3 GiB each.
+MAX_MAX_MEMORY = 48 * 1024**3
 
 _SIZE_UNITS = {
     "": 1,
@@ -32,6 +39,24 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+_SECRET_QUERY_RE = re.compile(r"(?i)([?&](?:password|pass|pwd|secret|token)=)[^&#]*")
+_USERINFO_RE = re.compile(r"(?<=://)([^/@,?#]*)@")
+#: Fields that may carry credentials (``scheme://user:password@host``); never shown in full.
+SECRET_FIELDS = ("redis_url", "valkey_url", "memcached_host", "mongodb_url")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` part, and of
+    ``password=`` query parameters, replaced by ``***`` (user names stay, to tell accounts
+    apart). Comma-separated lists of URLs are covered too."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _ = match.group(1).partition(":")
+        return f"{user}:***@" if colon else "***@"
+
+    return _SECRET_QUERY_RE.sub(r"\1***", _USERINFO_RE.sub(userinfo, text))
 
 
 def _quoted_list(names: Iterable[str]) -> str:
@@ -88,8 +113,8 @@ class CachetteConfig(BaseModel):
     valkey_url: str | None = None
     memcached_host: str | None = None
     mongodb_url: str | None = None
-    database_name: str = "cachette-db"
-    table_name: str = "cachette"
+    database_name: str = _core.DEFAULT_DATABASE_NAME
+    table_name: str = _core.DEFAULT_TABLE_NAME
     pickle_path: str | None = None
 
     # Keys added by this version; every one is optional with a safe default.
@@ -97,19 +122,22 @@ class CachetteConfig(BaseModel):
     """Byte budget of the in-memory store (int or "64MB"); least useful entries are evicted."""
     fail_open: bool = False
     """Turn connection and timeout errors of network backends into cache misses."""
-    timeout: float = 2.0
+    timeout: float = _core.DEFAULT_TIMEOUT
     """Seconds a network operation may take before it fails with CachetteTimeoutError."""
-    connect_timeout: float = 2.0
+    connect_timeout: float = _core.DEFAULT_CONNECT_TIMEOUT
     """Seconds allowed to open a connection to a server."""
-    pool_size: int = 2
+    pool_size: int = _core.DEFAULT_POOL_SIZE
     """Connections per server for network backends."""
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     # -- file backend (backend="pickle") --
-    pickle_max_size: int = 0
+    pickle_max_size: int = _core.DEFAULT_FILE_MAX_SIZE
     """Bytes the file store may hold (int or "64MB"; 0 = unlimited); past it, the entries
     that expire soonest are evicted. See docs/file-backend.md."""
+    pickle_strict: bool = False
+    """A damaged store (truncated, corrupt pages) fails load_config with CachetteStorageError
+    and is left untouched, instead of being moved aside and replaced by a fresh store."""
     # -- end file backend --
 
     @field_validator("backend", mode="before")
@@ -128,12 +156,8 @@ class CachetteConfig(BaseModel):
             return None
         if not isinstance(value, str) or value.lower() not in CODECS:
             raise ValueError(f'The "codec" value must be one of {_quoted_list(CODECS)}.')
-        name = value.lower()
-        # A codec whose library is missing fails here, at startup, with the install command.
-        from cachette.codecs import load_codec
-
-        load_codec(name)
-        return name
+        # Whether the codec's library is installed is checked at startup (cachette.startup).
+        return value.lower()
 
     @field_validator("ttl", mode="before")
     @classmethod
@@ -169,6 +193,9 @@ class CachetteConfig(BaseModel):
             return None
         if not isinstance(value, str):
             raise ValueError(f'The "{info.field_name}" value must be a string.')
+        if "\x00" in value:
+            # The OS would cut the path (or URL) at the NUL and use a different one.
+            raise ValueError(f'The "{info.field_name}" value must not contain a NUL character.')
         return value
 
     @field_validator("database_name", "table_name", mode="before")
@@ -183,7 +210,15 @@ class CachetteConfig(BaseModel):
     @field_validator("max_memory", mode="before")
     @classmethod
     def _max_memory(cls, value: object) -> int:
-        return DEFAULT_MAX_MEMORY if value is None else parse_size("max_memory", value)
+        if value is None:
+            return DEFAULT_MAX_MEMORY
+        size = parse_size("max_memory", value)
+        if size > MAX_MAX_MEMORY:
+            raise ValueError(
+                f'The "max_memory" value must be at most 48 GiB ({MAX_MAX_MEMORY} bytes), '
+                f"the largest in-memory store this version supports; got {size} bytes."
+            )
+        return size
 
     @field_validator("pickle_max_size", mode="before")
     @classmethod
@@ -205,9 +240,9 @@ class CachetteConfig(BaseModel):
             raise ValueError('The "pool_size" value must be an integer between 1 and 64.')
         return value
 
-    @field_validator("fail_open", mode="before")
+    @field_validator("fail_open", "pickle_strict", mode="before")
     @classmethod
-    def _fail_open(cls, value: object) -> bool:
+    def _fail_open(cls, value: object, info: ValidationInfo) -> bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in (
@@ -221,7 +256,7 @@ class CachetteConfig(BaseModel):
             "off",
         ):
             return value.lower() in ("1", "true", "yes", "on")
-        raise ValueError('The "fail_open" value must be true or false.')
+        raise ValueError(f'The "{info.field_name}" value must be true or false.')
 
     @model_validator(mode="after")
     def _required_per_backend(self) -> CachetteConfig:
@@ -243,10 +278,16 @@ class CachetteConfig(BaseModel):
                 raise ValueError('The "table_name" cannot be null when using MongoDB as backend.')
         if backend == "pickle" and not self.pickle_path:
             raise ValueError('The "pickle_path" cannot be null when using pickle as backend.')
-        from cachette.backends import check_config
-
-        check_config(self)
+        # What the backend itself must accept (URL syntax, readable files, MongoDB names) is
+        # checked at startup by cachette.startup, which sits above configuration.
         return self
+
+    def __repr_args__(self) -> Any:
+        # repr() and str() (logs, tracebacks, debuggers) never show a password.
+        for name, value in super().__repr_args__():
+            if name in SECRET_FIELDS and isinstance(value, str):
+                value = redact(value)
+            yield name, value
 
     @property
     def effective_codec(self) -> str:

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
 
+from cachette import stampede
+from cachette._core import DEFAULT_LOCK_TIMEOUT
 from cachette.backends import Backend, create_backend
 from cachette.codecs import Codec, load_codec
-from cachette.config import CachetteConfig, read_settings
+from cachette.config import CachetteConfig
 from cachette.exceptions import (
     CachetteConnectionError,
     CachetteTimeoutError,
     CachetteValueError,
 )
+from cachette.startup import checked_config
 
 if TYPE_CHECKING:
     from cachette._core import Store
@@ -40,7 +43,19 @@ _FAIL_OPEN_ERRORS = (CachetteConnectionError, CachetteTimeoutError)
 class _Runtime:
     """Process-wide state: the configuration and, once used, its backend and codec."""
 
-    __slots__ = ("backend", "codec", "config", "decode", "encode", "store", "text", "ttl_ms")
+    __slots__ = (
+        "backend",
+        "codec",
+        "config",
+        "decode",
+        "encode",
+        "read_bytes",
+        "read_text",
+        "store",
+        "text",
+        "ttl_ms",
+        "write_text",
+    )
 
     def __init__(self, config: CachetteConfig) -> None:
         self.config = config
@@ -54,18 +69,28 @@ class _Runtime:
         self.text: bool = getattr(self.codec, "text", False)
         self.backend: Backend | None = None
         self.store: Store | None = None  # the backend's local_store, once started
+        # The local store's hit path as plain C functions of one key (Store.text_reader):
+        # read_text is set only when the codec's values are the stored text itself.
+        self.read_text: Callable[[str], str | None] | None = None
+        self.read_bytes: Callable[[str], bytes | None] | None = None
+        self.write_text: Callable[[str, str, int], None] | None = None
 
     def start(self) -> Backend:
         backend = self.backend
         if backend is None:
             backend = create_backend(self.config)
             self.backend = backend
-            self.store = backend.local_store
+            store = self.store = backend.local_store
+            if store is not None:
+                self.read_bytes = store.bytes_reader()
+                self.read_text = store.text_reader() if self.text else None
+                self.write_text = store.text_writer() if self.text else None
         return backend
 
     def forget_backend(self) -> None:
         self.backend = None
         self.store = None
+        self.read_text = self.read_bytes = self.write_text = None
 
 
 _runtime = _Runtime(CachetteConfig())
@@ -98,8 +123,47 @@ def _parse_cache_control(header: str) -> tuple[bool, bool, int | None]:
     return no_store, no_cache, max_age
 
 
+#: The longest ttl a call may ask for, in seconds (30 days): the same on every backend, and
+#: memcached's own limit for relative expiry times.
+MAX_TTL = 30 * 24 * 3600
+
+
 def _bad_key(key: object) -> CachetteValueError:
+    if isinstance(key, str):
+        # The binding refuses str it cannot encode as UTF-8 (lone surrogates).
+        return CachetteValueError(
+            f"cache keys must be valid Unicode text; {key!r} holds a lone surrogate, which "
+            "has no UTF-8 form (decode such keys with errors='surrogateescape' or re-encode them)"
+        )
     return CachetteValueError(f"cache keys must be str, not {type(key).__name__}")
+
+
+def _check_key(key: object) -> None:
+    """Raises the typed error for a key the binding would refuse (used off the hot path)."""
+    if not isinstance(key, str):
+        raise _bad_key(key)
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        raise _bad_key(key) from None
+
+
+def _ttl_ms(ttl: object, default_ms: int) -> int:
+    """Milliseconds for a call's ``ttl`` (seconds); None or 0 mean the configured ttl."""
+    if ttl is None or ttl == 0:
+        return default_ms
+    if type(ttl) is int and 0 < ttl <= MAX_TTL:
+        return ttl * 1000
+    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        if ttl > MAX_TTL and math.isfinite(ttl):
+            raise CachetteValueError(
+                f"ttl must be at most {MAX_TTL} seconds (30 days), not {ttl!r}"
+            )
+        if ttl > 0 and math.isfinite(ttl):
+            return max(1, int(ttl * 1000))
+    raise CachetteValueError(
+        f"ttl must be a positive, finite number of seconds up to {MAX_TTL}, not {ttl!r}"
+    )
 
 
 class Cachette:
@@ -137,10 +201,13 @@ class Cachette:
         process: the previous backend is dropped (an in-memory cache starts empty) and the next
         operation opens the new one."""
         global _runtime
-        config = CachetteConfig(**read_settings(settings()))
-        _runtime = _Runtime(config)
+        config = checked_config(settings())
+        runtime = _Runtime(config)
         if config.backend in ("inmemory", "pickle"):
-            _runtime.start()  # local stores open now, so a bad path fails at startup
+            # Local stores open now, so a bad path fails at startup; the configuration in
+            # force is replaced only once the new one has opened (a failure changes nothing).
+            runtime.start()
+        _runtime = runtime
         return settings
 
     @classmethod
@@ -151,8 +218,10 @@ class Cachette:
     @classmethod
     def stats(cls) -> dict[str, int]:
         """Counters of this process's backend: hits, misses, evictions, expirations, entries,
-        bytes and capacity for the local stores (see docs/configuration.md)."""
-        return _runtime.start().stats()
+        bytes and capacity for the local stores (see docs/configuration.md); and of its
+        stampede protection: coalesced_waits, lock_waits, lock_timeouts, early_refreshes,
+        stale_serves (see docs/stampede.md)."""
+        return {**_runtime.start().stats(), **stampede.stats()}
 
     # -- operations ----------------------------------------------------------------------
 
@@ -165,22 +234,27 @@ class Cachette:
         """The value under ``key``, or None when it is absent or expired. With ``model``, the
         decoded value is validated into that pydantic model (``model.model_validate``)."""
         rt = _runtime
+        read_text = rt.read_text
+        if read_text is not None and model is None and self._plain_read:
+            # The in-memory hit path with the vanilla codec: one C call, nothing else.
+            try:
+                return read_text(key)
+            except TypeError:
+                _check_key(key)
+                raise
         if not self._plain_read:
             if self._no_read:
                 return None
             raw = (await self._fetch_fresh(rt, key))[1]
         else:
-            store = rt.store
+            read_bytes = rt.read_bytes
             try:
-                if store is not None:
-                    if rt.text and model is None:
-                        return store.get_text(key)
-                    raw = store.get(key)
+                if read_bytes is not None:
+                    raw = read_bytes(key)
                 else:
                     raw = await self._guard(rt, rt.start().fetch(key), None)
             except TypeError:
-                if not isinstance(key, str):
-                    raise _bad_key(key) from None
+                _check_key(key)
                 raise
         if raw is None:
             return None
@@ -223,30 +297,36 @@ class Cachette:
             raise _bad_key(key)
         if ttl is None or ttl == 0:
             ttl_ms = rt.ttl_ms
-        elif type(ttl) is int and ttl > 0:
+        elif type(ttl) is int and 0 < ttl <= MAX_TTL:
             ttl_ms = ttl * 1000
-        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
-            ttl_ms = max(1, int(ttl * 1000))
         else:
-            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+            ttl_ms = _ttl_ms(ttl, rt.ttl_ms)
         store = rt.store
         if store is not None:
-            if rt.text and type(value) is str:
+            write_text = rt.write_text
+            if write_text is not None and type(value) is str:
                 try:
-                    store.put_text(key, value, ttl_ms)
+                    write_text(key, value, ttl_ms)
                     return
                 except UnicodeEncodeError:
                     pass  # lone surrogates: the codec's own encoding decides
+                except TypeError:
+                    _check_key(key)
+                    raise
         try:
             data = rt.encode(value)
         except Exception:
             # the codec's complete encoder: values the fast path refuses (pydantic models under
             # orjson), or CodecError naming the codec and the type; nothing is written then
             data = rt.codec.encode(value)
-        if store is not None:
-            store.put(key, data, ttl_ms)
-        else:
-            await self._guard(rt, rt.start().put(key, data, ttl_ms), None)
+        try:
+            if store is not None:
+                store.put(key, data, ttl_ms)
+            else:
+                await self._guard(rt, rt.start().put(key, data, ttl_ms), None)
+        except TypeError:
+            _check_key(key)
+            raise
 
     async def clear(self, namespace: str | None = None, key: str | None = None) -> int:
         """Removes every key starting with ``namespace + ":"`` when a namespace is given,
@@ -256,10 +336,13 @@ class Cachette:
         if namespace:
             if not isinstance(namespace, str):
                 raise CachetteValueError(f"namespace must be str, not {type(namespace).__name__}")
-            return await self._guard(rt, backend.clear_namespace(namespace), 0)
+            try:
+                return await self._guard(rt, backend.clear_namespace(namespace), 0)
+            except TypeError:
+                _check_key(namespace)
+                raise
         if key is not None:
-            if not isinstance(key, str):
-                raise _bad_key(key)
+            _check_key(key)
             return await self._guard(rt, backend.clear_key(key), 0)
         return 0
 
@@ -273,6 +356,108 @@ class Cachette:
         rt = _runtime
         return await self._guard(rt, rt.start().flush_expired(), 0)
 
+    # -- stampede protection and bulk operations (docs/stampede.md) ----------------------
+
+    async def get_or_set(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[T]],
+        ttl: float | None = None,
+        *,
+        lock: bool = True,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_ttl: float | None = None,
+        refresh_ahead: float | None = None,
+        stale_if_error: float | None = None,
+    ) -> T:
+        """The value under ``key``; on a miss, ``await factory()`` computed once for every
+        concurrent caller (in this process: one task; across processes: one holder of a lock
+        in the backend), stored for ``ttl`` seconds (None: the configured ttl) and returned.
+
+        - ``lock``: take the backend lock (False: coalesce within the process only).
+        - ``lock_timeout``: how long a caller waits for another process's computation before
+          computing itself; ``lock_ttl`` (default: ``lock_timeout``) frees a lock whose owner
+          died.
+        - ``refresh_ahead``: within this many seconds of the end of the ttl, one caller
+          refreshes the entry in the background while every caller gets the current value.
+        - ``stale_if_error``: the entry is kept this many seconds past its ttl; a caller that
+          finds it stale recomputes and, if the factory raises, gets the stale value.
+
+        A factory that raises propagates to every caller waiting on it and stores nothing;
+        a result of None is returned but not stored.
+        """
+        if not isinstance(key, str):
+            raise _bad_key(key)
+        rt = _runtime
+        if ttl is None or ttl == 0:
+            seconds: float = rt.config.ttl
+        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
+            seconds = ttl
+        else:
+            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        policy = stampede.Policy(
+            seconds,
+            lock=lock,
+            lock_timeout=lock_timeout,
+            lock_ttl=lock_ttl,
+            refresh_ahead=refresh_ahead,
+            stale_if_error=stale_if_error,
+        )
+        result: T = await stampede.get_or_set(self, rt, key, factory, policy)
+        return result
+
+    async def fetch_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values under ``keys``, in order; None where absent or expired. Network
+        backends fetch them in one pipelined round trip per server."""
+        rt = _runtime
+        keys = list(keys)
+        for key in keys:
+            if not isinstance(key, str):
+                raise _bad_key(key)
+        if self._no_read:
+            return [None] * len(keys)
+        if not self._plain_read:  # max-age: each entry's age decides
+            raws = [(await self._fetch_fresh(rt, key))[1] for key in keys]
+        else:
+            store = rt.store
+            if store is not None:
+                raws = [store.get(key) for key in keys]
+            else:
+                raws = await self._guard(rt, rt.start().fetch_many(keys), [None] * len(keys))
+        return [None if raw is None else stampede._decode(rt, raw) for raw in raws]
+
+    async def put_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], ttl: int | None = None
+    ) -> None:
+        """Stores every ``(key, value)`` for ``ttl`` seconds (None: the configured ttl), in
+        one pipelined round trip per server on network backends. Every value is encoded
+        before anything is written, so a value the codec refuses stores nothing."""
+        if self._no_write:
+            return
+        rt = _runtime
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        if ttl is None or ttl == 0:
+            ttl_ms = rt.ttl_ms
+        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
+            ttl_ms = max(1, int(ttl * 1000))
+        else:
+            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        encoded: list[tuple[str, bytes]] = []
+        for key, value in pairs:
+            if not isinstance(key, str):
+                raise _bad_key(key)
+            try:
+                data = rt.encode(value)
+            except Exception:
+                data = rt.codec.encode(value)  # the complete encoder, or CodecError
+            encoded.append((key, data))
+        store = rt.store
+        if store is not None:
+            for key, data in encoded:
+                store.put(key, data, ttl_ms)
+        else:
+            await self._guard(rt, rt.start().put_many(encoded, ttl_ms), None)
+
     # -- helpers -------------------------------------------------------------------------
 
     async def _fetch_fresh(self, rt: _Runtime, key: str) -> tuple[int, bytes | None]:
@@ -281,14 +466,22 @@ class Cachette:
             raise _bad_key(key)
         store = rt.store
         if store is not None:
-            hit = store.get_with_ttl(key)
+            try:
+                hit = store.get_with_ttl(key)
+            except TypeError:
+                _check_key(key)
+                raise
             if hit is None:
                 return -1, None
             ttl_ms, age_ms, raw = hit
             if self._max_age is not None and age_ms > self._max_age * 1000:
                 return -1, None
             return ttl_ms, raw
-        result = await self._guard(rt, rt.start().fetch_with_ttl(key), None)
+        try:
+            result = await self._guard(rt, rt.start().fetch_with_ttl(key), None)
+        except TypeError:
+            _check_key(key)
+            raise
         if result is None:
             return -1, None
         if self._max_age is not None:

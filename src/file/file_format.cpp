@@ -1,4 +1,4 @@
-#include "file_format.hpp"
+#include "cachette/detail/file_format.hpp"
 
 #include <openssl/evp.h>
 
@@ -10,14 +10,17 @@
 namespace cachette::file {
 
 std::string stored_key(std::string_view key) {
-  if (key.size() <= kDirectKeyMax) return std::string(key);
+  if (!key.empty() && key.size() <= kDirectKeyMax) return std::string(key);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;
   if (EVP_Digest(key.data(), key.size(), digest, &digest_size, EVP_sha256(), nullptr) != 1 ||
       digest_size != kKeyHashSize) {
     throw Error(Errc::storage, "file store: cannot hash a long key (SHA-256 unavailable)");
   }
-  std::string out(key.substr(0, kDirectKeyMax));
+  // LMDB has no empty keys: the empty key takes the hashed form of a key of kDirectKeyMax
+  // NUL bytes, which no other key can have (its record's full key, "", tells them apart).
+  std::string out =
+      key.empty() ? std::string(kDirectKeyMax, '\0') : std::string(key.substr(0, kDirectKeyMax));
   out.append(reinterpret_cast<const char*>(digest), kKeyHashSize);
   return out;
 }

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <memory>
 
-#include "file_format.hpp"
-#include "lmdb_env.hpp"
+#include "cachette/detail/file_format.hpp"
+#include "cachette/detail/file_lmdb_env.hpp"
 
 namespace cachette {
 
@@ -31,6 +31,7 @@ struct Removed {
   std::uint64_t expired = 0;
   std::uint64_t evicted = 0;
   bool done = true;
+  bool written = true;  ///< false when add() found a live entry and wrote nothing
 };
 
 class Txn {
@@ -121,13 +122,17 @@ std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) {
 
 struct FileStore::State {
   explicit State(const FileStoreOptions& options)
-      : shared_env(file::Environment::open(options.path, options.initial_map_size)),
+      : shared_env(file::Environment::open(options.path, options.initial_map_size, options.strict)),
         env(*shared_env),
-        max_size(options.max_size) {}
+        max_size(options.max_size),
+        clock(options.clock ? options.clock : std::function<std::int64_t()>(file::realtime_ms)),
+        recovery_note(env.take_recovery_note()) {}
 
   std::shared_ptr<file::Environment> shared_env;
   file::Environment& env;
   std::uint64_t max_size;
+  std::function<std::int64_t()> clock;
+  std::string recovery_note;
   std::atomic<std::uint64_t> hits{0}, misses{0}, evictions{0}, expirations{0};
 
   void count(const Removed& r) {
@@ -144,15 +149,15 @@ std::uint64_t FileStore::map_size() const {
   return state_->env.map_size();
 }
 
+const std::string& FileStore::recovery_note() const {
+  return state_->recovery_note;
+}
+
 bool FileStore::visit(std::string_view key, Sink sink, void* context) {
   State& s = *state_;
   std::string hashed;
   std::string_view stored = key;
-  if (key.size() > file::kDirectKeyMax) stored = hashed = file::stored_key(key);
-  if (stored.empty()) {
-    s.misses.fetch_add(1, std::memory_order_relaxed);
-    return false;  // LMDB has no empty keys, and put() refuses them
-  }
+  if (key.size() > file::kDirectKeyMax || key.empty()) stored = hashed = file::stored_key(key);
   const bool hit = s.env.read([&](MDB_txn* txn) {
     MDB_val k = as_val(stored), v;
     int rc = mdb_get(txn, s.env.entries(), &k, &v);
@@ -160,7 +165,7 @@ bool FileStore::visit(std::string_view key, Sink sink, void* context) {
     check(rc, "read an entry");
     auto record = file::read_record(as_view(v));
     if (!record || !file::record_matches(stored, *record, key)) return false;
-    const std::int64_t now = file::realtime_ms();
+    const std::int64_t now = s.clock();
     if (record->expires_ms <= now) return false;
     const std::int64_t ttl =
         record->expires_ms == file::kNever ? kNoExpiry : record->expires_ms - now;
@@ -172,13 +177,21 @@ bool FileStore::visit(std::string_view key, Sink sink, void* context) {
 }
 
 void FileStore::put(std::string_view key, std::string_view value, std::int64_t ttl_ms) {
+  write_entry(key, value, ttl_ms, false);
+}
+
+bool FileStore::add(std::string_view key, std::string_view value, std::int64_t ttl_ms) {
+  return write_entry(key, value, ttl_ms, true);
+}
+
+bool FileStore::write_entry(std::string_view key, std::string_view value, std::int64_t ttl_ms,
+                            bool only_if_absent) {
   State& s = *state_;
   if (ttl_ms <= 0 && ttl_ms != kNoExpiry) {
     throw Error(
         Errc::invalid_argument,
         "file store: ttl_ms must be positive or kNoExpiry (-1), got " + std::to_string(ttl_ms));
   }
-  if (key.empty()) throw Error(Errc::invalid_argument, "file store: keys cannot be empty");
   if (value.size() > file::kMaxValueSize) {
     throw Error(Errc::value_too_large, "file store: values are limited to " +
                                            std::to_string(file::kMaxValueSize) + " bytes, got " +
@@ -192,7 +205,7 @@ void FileStore::put(std::string_view key, std::string_view value, std::int64_t t
                                            " bytes can never fit within pickle_max_size (" +
                                            std::to_string(s.max_size) + " bytes)");
   }
-  const std::int64_t now = file::realtime_ms();
+  const std::int64_t now = s.clock();
   const std::int64_t expires =
       ttl_ms == kNoExpiry ? file::kNever : now + std::min(ttl_ms, file::kNever - 1 - now);
   const std::string ekey = file::expiry_key(expires, stored);
@@ -203,6 +216,14 @@ void FileStore::put(std::string_view key, std::string_view value, std::int64_t t
     std::uint64_t bytes = txn.bytes();
     MDB_val k = as_val(stored), v;
     int rc = mdb_get(raw, s.env.entries(), &k, &v);
+    if (rc == 0 && only_if_absent) {
+      // An expired entry, or one left by another key sharing this hash, counts as absent.
+      auto record = file::read_record(as_view(v));
+      if (record && file::record_matches(stored, *record, key) && record->expires_ms > now) {
+        out.written = false;
+        return out;
+      }
+    }
     if (rc == 0) {
       bytes = saturating_sub(bytes, txn.unindex(stored, v));
     } else if (rc != MDB_NOTFOUND) {
@@ -243,11 +264,11 @@ void FileStore::put(std::string_view key, std::string_view value, std::int64_t t
     return out;
   });
   s.count(removed);
+  return removed.written;
 }
 
 std::uint64_t FileStore::erase(std::string_view key) {
   State& s = *state_;
-  if (key.empty()) return 0;
   const std::string stored = file::stored_key(key);
   Removed removed = s.env.write([&](MDB_txn* raw) {
     Txn txn(raw, s.env);
@@ -258,7 +279,7 @@ std::uint64_t FileStore::erase(std::string_view key) {
     check(rc, "read an entry");
     auto record = file::read_record(as_view(v));
     if (record && !file::record_matches(stored, *record, key)) return out;
-    const bool live = record && record->expires_ms > file::realtime_ms();
+    const bool live = record && record->expires_ms > s.clock();
     const std::uint64_t charge = txn.unindex(stored, v);
     check(mdb_del(raw, s.env.entries(), &k, nullptr), "remove an entry");
     txn.set_bytes(saturating_sub(txn.bytes(), charge));
@@ -267,6 +288,26 @@ std::uint64_t FileStore::erase(std::string_view key) {
   });
   s.count(removed);
   return removed.live;
+}
+
+bool FileStore::erase_if_equal(std::string_view key, std::string_view value) {
+  State& s = *state_;
+  if (key.empty()) return false;
+  const std::string stored = file::stored_key(key);
+  return s.env.write([&](MDB_txn* raw) {
+    Txn txn(raw, s.env);
+    MDB_val k = as_val(stored), v;
+    int rc = mdb_get(raw, s.env.entries(), &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    check(rc, "read an entry");
+    auto record = file::read_record(as_view(v));
+    if (!record || !file::record_matches(stored, *record, key)) return false;
+    if (record->expires_ms <= s.clock() || record->value != value) return false;
+    const std::uint64_t charge = txn.unindex(stored, v);
+    check(mdb_del(raw, s.env.entries(), &k, nullptr), "remove an entry");
+    txn.set_bytes(saturating_sub(txn.bytes(), charge));
+    return true;
+  });
 }
 
 std::uint64_t FileStore::erase_prefix(std::string_view prefix) {
@@ -283,7 +324,7 @@ std::uint64_t FileStore::erase_prefix(std::string_view prefix) {
       Txn txn(raw, s.env);
       Removed out;
       out.done = false;
-      const std::int64_t now = file::realtime_ms();
+      const std::int64_t now = s.clock();
       std::uint64_t bytes = txn.bytes();
       Cursor cursor(raw, s.env.entries());
       std::size_t examined = 0;
@@ -322,7 +363,7 @@ std::uint64_t FileStore::flush() {
   Removed removed = s.env.write([&](MDB_txn* raw) {
     Txn txn(raw, s.env);
     Removed out;
-    const std::int64_t now = file::realtime_ms();
+    const std::int64_t now = s.clock();
     MDB_stat stat{};
     check(mdb_stat(raw, s.env.entries(), &stat), "count entries");
     {
@@ -352,7 +393,7 @@ std::uint64_t FileStore::flush_expired() {
       Txn txn(raw, s.env);
       Removed out;
       out.done = false;
-      const std::int64_t now = file::realtime_ms();
+      const std::int64_t now = s.clock();
       std::uint64_t bytes = txn.bytes();
       Cursor index(raw, s.env.expiry());
       std::size_t examined = 0;

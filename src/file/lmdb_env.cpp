@@ -1,4 +1,4 @@
-#include "lmdb_env.hpp"
+#include "cachette/detail/file_lmdb_env.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,10 +11,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <tuple>
+#include <utility>
 
-#include "file_format.hpp"
+#include "cachette/detail/file_format.hpp"
+#include "cachette/detail/file_store_check.hpp"
 
 namespace cachette::file {
 namespace {
@@ -66,9 +69,10 @@ void check_location(const std::string& path) {
   if (S_ISDIR(st.st_mode)) fail(path, "is a directory; pickle_path must name a file");
   if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file");
   struct stat lst {};
-  const std::string lock = path + "-lock";
-  if (stat(lock.c_str(), &lst) == 0 && !S_ISREG(lst.st_mode)) {
-    fail(path, "its lock file '" + lock + "' is not a regular file");
+  if (lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    fail(path,
+         "is a symbolic link; name the file itself (links are never followed, so that "
+         "a planted link cannot make the store overwrite another file)");
   }
 }
 
@@ -205,14 +209,18 @@ std::map<std::string, std::weak_ptr<Environment>>& open_environments() {
 }  // namespace
 
 std::shared_ptr<Environment> Environment::open(const std::string& path,
-                                               std::uint64_t initial_map_size) {
+                                               std::uint64_t initial_map_size, bool strict) {
   std::lock_guard lock(g_open_mutex);
   auto& environments = open_environments();
   const std::string id = identity_of(path);
   if (auto it = environments.find(id); it != environments.end()) {
-    if (auto env = it->second.lock(); env && env->opened_in_this_process()) return env;
+    // A damaged environment is not shared: opening again is how a process recovers (the
+    // new environment moves the damaged file aside, so it never opens the same inode).
+    if (auto env = it->second.lock(); env && env->opened_in_this_process() && !env->damaged()) {
+      return env;
+    }
   }
-  auto env = std::make_shared<Environment>(path, initial_map_size);
+  auto env = std::make_shared<Environment>(path, initial_map_size, strict);
   environments[id] = env;
   for (auto it = environments.begin(); it != environments.end();) {
     it = it->second.expired() ? environments.erase(it) : std::next(it);
@@ -227,23 +235,103 @@ bool Environment::opened_in_this_process() const {
 void check(int rc, const char* what) {
   if (rc == 0) return;
   if (rc == MDB_MAP_FULL) throw MapFull{};
-  throw Error(Errc::storage, std::string("file store: cannot ") + what + ": " + mdb_strerror(rc));
+  const std::string message = std::string("file store: cannot ") + what + ": " + mdb_strerror(rc);
+  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_PAGE_FULL || rc == MDB_BAD_TXN) {
+    throw Damaged(message);
+  }
+  throw Error(Errc::storage, message);
 }
 
-Environment::Environment(const std::string& path, std::uint64_t initial_map_size) : path_(path) {
+std::string Environment::take_recovery_note() {
+  std::lock_guard lock(idle_mutex_);
+  return std::exchange(recovery_note_, std::string());
+}
+
+void Environment::mark_damaged(const Damaged& e) {
+  damaged_.store(true, std::memory_order_relaxed);
+  std::lock_guard lock(idle_mutex_);
+  if (damage_.empty()) damage_ = e.what();
+}
+
+void Environment::ensure_usable() {
+  if (!damaged_.load(std::memory_order_relaxed)) return;
+  std::string why;
+  {
+    std::lock_guard lock(idle_mutex_);
+    why = damage_;
+  }
+  fail(path_, "was found damaged (" + why +
+                  "); this process no longer uses it. Configure the cache again "
+                  "(load_config) to move it aside and start a fresh store.");
+}
+
+Environment::Environment(const std::string& path, std::uint64_t initial_map_size, bool strict)
+    : path_(path) {
   std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
   fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
+  for (int attempt = 0;; ++attempt) {
+    if (open_checked(initial_map_size, strict)) break;
+    if (attempt == 1) fail(path_, "cannot start a fresh store in place of a damaged one");
+  }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // slots of processes killed while reading
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  mapped_size_ = info.me_mapsize;
+  try {
+    open_databases();
+  } catch (...) {
+    drop_idle_readers();
+    mdb_env_close(env_);
+    env_ = nullptr;
+    throw;
+  }
+}
+
+bool Environment::open_checked(std::uint64_t initial_map_size, bool strict) {
   check_location(path_);
+  const std::string lock_path = path_ + "-lock";
+  check_lock_file(lock_path, path_);
   // Our own descriptor on the data file, for the header check and the flock around
   // mdb_env_open. LMDB keeps its POSIX locks on the lock file only, so closing this is safe.
-  const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == ELOOP) {
+    fail(path_, "is a symbolic link; name the file itself (links are never followed)");
+  }
   if (fd < 0) fail(path_, std::string("cannot open: ") + std::strerror(errno));
   struct CloseFd {
     int fd;
     ~CloseFd() { ::close(fd); }
   } close_fd{fd};
   FileLock lock(fd, path_);
+  check_ownership(fd, path_);
   check_header(fd, path_);
+  std::optional<std::string> damage;
+  {
+    // Every page is walked only when no other process has the store open; otherwise its
+    // writers may be reusing pages as we read, and only the meta pages and the file's
+    // length are checked (damage inside is then caught by LMDB's checks, see ensure_usable).
+    // (Environment::open shares one environment per file within a process, so the POSIX
+    // locks this drops on close are never those of a healthy environment of ours.)
+    const ExclusiveUse exclusive(lock_path);
+    damage = find_stable_damage(fd, exclusive.held());
+  }
+  if (damage) {
+    if (strict) {
+      fail(path_, "is damaged: " + *damage +
+                      ". It was left untouched (pickle_strict is on); move it away to start a "
+                      "fresh store.");
+    }
+    move_aside(*damage);
+    return false;  // the descriptor and its flock belong to the moved file: start again
+  }
+  // LMDB creates the lock file with O_CREAT, following links: create it ourselves first.
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0) {
+    fail(path_, "cannot open its lock file '" + lock_path + "': " + std::strerror(errno));
+  }
+  ::close(lock_fd);
+  check_lock_file(lock_path, path_);
   struct stat st {};
   if (fstat(fd, &st) == 0 && st.st_size > 0) {
     check_lmdb_contents(path_, static_cast<std::uint64_t>(st.st_size));
@@ -270,19 +358,47 @@ Environment::Environment(const std::string& path, std::uint64_t initial_map_size
     }
     fail(path_, std::string("cannot open: ") + mdb_strerror(rc));
   }
-  int dead = 0;
-  mdb_reader_check(env_, &dead);  // slots of processes killed while reading
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  mapped_size_ = info.me_mapsize;
-  try {
-    open_databases();
-  } catch (...) {
-    drop_idle_readers();
-    mdb_env_close(env_);
-    env_ = nullptr;
-    throw;
+  return true;
+}
+
+std::optional<std::string> Environment::find_stable_damage(int fd, bool walk_pages) const {
+  // Writers in other processes do not take our flock, and pages an old snapshot used may be
+  // reused while we read: damage counts only when the store did not change meanwhile.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    struct stat before {};
+    fstat(fd, &before);
+    auto damage = find_damage(fd, walk_pages);
+    if (!damage) return std::nullopt;
+    struct stat after {};
+    fstat(fd, &after);
+    if (before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+        before.st_mtim.tv_nsec == after.st_mtim.tv_nsec && before.st_size == after.st_size &&
+        find_damage(fd, walk_pages) == damage) {
+      return damage;
+    }
+    ::usleep(20000);
   }
+  return find_damage(fd, walk_pages);
+}
+
+void Environment::move_aside(const std::string& damage) {
+  char stamp[32] = {};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string aside = path_ + ".damaged-" + stamp + "-" + std::to_string(::getpid());
+  if (::rename(path_.c_str(), aside.c_str()) != 0) {
+    fail(path_, "is damaged (" + damage + ") and cannot be moved aside: " + std::strerror(errno));
+  }
+  // The lock file describes the old data file's readers: it goes too (processes that still
+  // have the old store open keep their descriptors on both).
+  const std::string lock = path_ + "-lock";
+  if (::rename(lock.c_str(), (aside + "-lock").c_str()) != 0 && errno != ENOENT) {
+    ::unlink(lock.c_str());
+  }
+  recovery_note_ = "file store '" + path_ + "' was damaged (" + damage + "); it was moved to '" +
+                   aside + "' and a fresh, empty store was started";
 }
 
 Environment::~Environment() {

@@ -1,155 +1,277 @@
 #include "cachette/memcache/protocol.hpp"
 
-#include <algorithm>
-#include <charconv>
+#include <string_view>
+#include <utility>
 
 namespace cachette::memcache {
+
 namespace {
 
-bool is_token_byte(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u < 0x7f;
-}
+constexpr std::string_view kTooLarge = "object too large";
 
-bool is_base64_byte(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-// memcached decodes `b` keys strictly: padded to a multiple of 4, '=' only at the end.
-bool valid_base64(std::string_view s) {
-  if (s.empty() || s.size() % 4 != 0) return false;
-  std::size_t body = s.size();
-  while (body > 0 && s.size() - body < 2 && s[body - 1] == '=') --body;
-  return std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(body), is_base64_byte);
-}
-
-bool valid_key(const WireKey& key) {
-  if (key.token.empty() || key.token.size() > kMaxKeyToken) return false;
-  if (key.base64) return valid_base64(key.token);
-  return std::all_of(key.token.begin(), key.token.end(), is_token_byte);
-}
-
-bool valid_opaque(std::string_view opaque) {
-  return opaque.size() <= kMaxOpaque && std::all_of(opaque.begin(), opaque.end(), is_token_byte);
-}
-
-template <typename Int>
-void append_number(std::string& out, Int value) {
-  char digits[24];
-  const auto result = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, result.ptr);
-}
-
-void append_flag(std::string& out, char flag) {
-  out += ' ';
-  out += flag;
-}
-
-template <typename Int>
-void append_flag(std::string& out, char flag, Int value) {
-  append_flag(out, flag);
-  append_number(out, value);
-}
-
-void append_head(std::string& out, std::string_view command, const WireKey& key) {
-  out += command;
-  out += ' ';
-  out += key.token;
-}
-
-void append_tail(std::string& out, const WireKey& key, bool quiet, std::string_view opaque) {
-  if (key.base64) append_flag(out, 'b');
-  if (quiet) append_flag(out, 'q');
-  if (!opaque.empty()) {
-    append_flag(out, 'O');
-    out += opaque;
+std::string reply_text(const Reply& reply) {
+  std::string text = to_string(reply.kind);
+  if (!reply.text.empty()) {
+    text += ' ';
+    text.append(reply.text);
   }
-  out += "\r\n";
+  return text;
 }
 
 }  // namespace
 
-bool encode_get(std::string& out, const GetRequest& request) {
-  if (!valid_key(request.key) || !valid_opaque(request.opaque)) return false;
-  append_head(out, "mg", request.key);
-  if (request.value) append_flag(out, 'v');
-  if (request.ttl) append_flag(out, 't');
-  if (request.return_key) append_flag(out, 'k');
-  append_tail(out, request.key, request.quiet, request.opaque);
-  return true;
+ProtocolBase::ProtocolBase(std::shared_ptr<const ServerContext> server)
+    : server_(std::move(server)), parser_(ParserLimits{4096, server_->max_value}) {}
+
+void ProtocolBase::reset() {
+  parser_.reset();
+  fatal_.clear();
+  login_ = Login::sent;
 }
 
-bool encode_set(std::string& out, const SetRequest& request) {
-  if (!valid_key(request.key) || !valid_opaque(request.opaque) || request.ttl > kMaxRelativeTtl) {
-    return false;
+std::span<const net::Request> ProtocolBase::handshake(std::string& out) {
+  handshake_.clear();
+  login_ = Login::sent;
+  const Credentials& c = server_->credentials;
+  if (!c.username.empty() && encode_auth(out, c.username, c.password)) {
+    net::Request login;
+    login.op = op_auth;
+    handshake_.push_back(std::move(login));
   }
-  append_head(out, "ms", request.key);
-  out += ' ';
-  append_number(out, request.value.size());
-  if (request.ttl != 0) append_flag(out, 'T', request.ttl);
-  append_tail(out, request.key, request.quiet, request.opaque);
-  out += request.value;
-  out += "\r\n";
-  return true;
+  return handshake_;
 }
 
-bool encode_delete(std::string& out, const DeleteRequest& request) {
-  if (!valid_key(request.key) || !valid_opaque(request.opaque)) return false;
-  append_head(out, "md", request.key);
-  append_tail(out, request.key, request.quiet, request.opaque);
-  return true;
+std::span<char> ProtocolBase::prepare(std::size_t min_size) {
+  if (receive_.size() < min_size) receive_.resize(min_size);
+  return {receive_.data(), receive_.size()};
 }
 
-bool encode_arithmetic(std::string& out, const ArithmeticRequest& request) {
-  if (!valid_key(request.key) || !valid_opaque(request.opaque) ||
-      (request.create_ttl && *request.create_ttl > kMaxRelativeTtl)) {
-    return false;
+void ProtocolBase::commit(std::size_t n) {
+  parser_.feed(std::string_view(receive_.data(), n));
+}
+
+std::optional<Reply> ProtocolBase::next_reply() {
+  Reply reply;
+  switch (parser_.next(reply)) {
+    case ParseStatus::reply: return reply;
+    case ParseStatus::need_more: return std::nullopt;
+    case ParseStatus::error:
+      fatal_ = server_->name + " sent a malformed reply (" + to_string(parser_.error()) + ")";
+      return std::nullopt;
   }
-  append_head(out, "ma", request.key);
-  if (request.create_ttl) {
-    append_flag(out, 'N', *request.create_ttl);
-    append_flag(out, 'J', request.initial);
+  return std::nullopt;
+}
+
+net::ReadStatus ProtocolBase::fatal(std::string message) {
+  fatal_ = std::move(message);
+  return net::ReadStatus::fatal;
+}
+
+net::ReadStatus ProtocolBase::read_login(net::Result& result) {
+  // See encode_auth: STORED then MN (logged in), CLIENT_ERROR (refused), or, from a server
+  // that does not ask for a login, a refusal of the set, the data line's answers, then MN.
+  for (;;) {
+    std::optional<Reply> next = next_reply();
+    if (!next) return fatal_.empty() ? net::ReadStatus::need_more : net::ReadStatus::fatal;
+    const Reply& reply = *next;
+    const bool refused = reply.kind == ReplyKind::client_error &&
+                         (reply.text.find("authentication") != std::string_view::npos ||
+                          reply.text.find("unauthenticated") != std::string_view::npos);
+    switch (login_) {
+      case Login::sent:
+        if (reply.kind == ReplyKind::stored) {
+          login_ = Login::accepted;
+          continue;
+        }
+        if (refused) break;
+        login_ = Login::not_asked;  // the set was refused as a command: no login here
+        continue;
+      case Login::accepted:
+        if (reply.kind != ReplyKind::noop) break;
+        result.kind = net::Result::Kind::ok;
+        return net::ReadStatus::reply;
+      case Login::not_asked:
+        if (reply.kind != ReplyKind::noop) continue;
+        result.kind = net::Result::Kind::ok;
+        return net::ReadStatus::reply;
+    }
+    result.set_error(Errc::auth, server_->name + " refused the credentials (" + reply_text(reply) +
+                                     "); check the user and password of its auth file (-Y)");
+    return net::ReadStatus::reply;
   }
-  if (request.delta != 1) append_flag(out, 'D', request.delta);
-  if (request.decrement) out += " MD";
-  if (request.return_value) append_flag(out, 'v');
-  append_tail(out, request.key, request.quiet, request.opaque);
-  return true;
 }
 
-void encode_noop(std::string& out) {
-  out += "mn\r\n";
-}
-void encode_flush_all(std::string& out) {
-  out += "flush_all\r\n";
-}
-void encode_version(std::string& out) {
-  out += "version\r\n";
-}
-
-void encode_metadump(std::string& out, MetadumpScope scope) {
-  out += scope == MetadumpScope::hash ? "lru_crawler metadump hash\r\n"
-                                      : "lru_crawler metadump all\r\n";
-}
-
-bool encode_auth(std::string& out, std::string_view username, std::string_view password) {
-  // The server splits the data block at the first space and reads its authfile as user:pass
-  // lines, so neither part may hold a space, a line break or (for the user) a colon.
-  const auto bad = [](char c) { return c == ' ' || c == '\r' || c == '\n' || c == '\0'; };
-  if (username.empty() || password.empty() || std::any_of(username.begin(), username.end(), bad) ||
-      username.find(':') != std::string_view::npos ||
-      std::any_of(password.begin(), password.end(), bad)) {
-    return false;
+void ProtocolBase::unexpected(const Reply& reply, net::Result& result) const {
+  Errc code = Errc::protocol;
+  if (reply.kind == ReplyKind::client_error &&
+      reply.text.find("unauthenticated") != std::string_view::npos) {
+    code = Errc::auth;
   }
-  out += "set auth 0 0 ";
-  append_number(out, username.size() + 1 + password.size());
-  out += "\r\n";
-  out += username;
-  out += ' ';
-  out += password;
-  out += "\r\n";
-  return true;
+  result.set_error(code, server_->name + " answered " + reply_text(reply));
+}
+
+net::ReadStatus MetaProtocol::read_reply(std::uint16_t op, std::uint16_t index,
+                                         net::Result& result) {
+  if (op == op_auth) return read_login(result);
+  std::optional<Reply> next = next_reply();
+  if (!next) return fatal_.empty() ? net::ReadStatus::need_more : net::ReadStatus::fatal;
+  const Reply& reply = *next;
+  switch (op) {
+    case op_get:
+    case op_get_ttl:
+      if (reply.kind == ReplyKind::value) {
+        counters_->hits.fetch_add(1, std::memory_order_relaxed);
+        result.value.assign(reply.data);
+        if (op == op_get_ttl) {
+          const std::int64_t ttl = reply.flags.ttl.value_or(-1);
+          result.kind = net::Result::Kind::ttl_value;
+          result.integer = ttl < 0 ? -1 : ttl * 1000;
+        } else {
+          result.kind = net::Result::Kind::value;
+        }
+      } else if (reply.kind == ReplyKind::miss) {
+        counters_->misses.fetch_add(1, std::memory_order_relaxed);
+        result.kind = net::Result::Kind::nil;
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    case op_set:
+    case op_set_many:
+    case op_add:
+      if (reply.kind == ReplyKind::header) {
+        if (op == op_add) {
+          result.kind = net::Result::Kind::integer;
+          result.integer = 1;
+        } else if (result.kind != net::Result::Kind::error) {
+          result.kind = net::Result::Kind::ok;
+        }
+      } else if (op == op_add && reply.kind == ReplyKind::not_stored) {
+        result.kind = net::Result::Kind::integer;
+        result.integer = 0;
+      } else if (reply.kind == ReplyKind::server_error &&
+                 reply.text.find(kTooLarge) != std::string_view::npos) {
+        // memcached has read and dropped the data block, and unlinked the key's old value.
+        result.set_error(Errc::value_too_large,
+                         "the value is over the item size limit of " + server_->name +
+                             " (its -I setting, 1 MiB unless changed); nothing was stored "
+                             "and the key's previous value, if any, was removed");
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    case op_get_cas:
+      if (reply.kind == ReplyKind::value) {
+        result.kind = net::Result::Kind::value;
+        result.value.assign(reply.data);
+        result.integer = static_cast<std::int64_t>(reply.flags.cas.value_or(0));
+      } else if (reply.kind == ReplyKind::miss) {
+        result.kind = net::Result::Kind::nil;
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    case op_delete_cas:
+      if (reply.kind == ReplyKind::header) {
+        result.kind = net::Result::Kind::integer;
+        result.integer = 1;
+      } else if (reply.kind == ReplyKind::not_found || reply.kind == ReplyKind::exists) {
+        result.kind = net::Result::Kind::integer;
+        result.integer = 0;
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    case op_get_many:
+      if (index == 0) {
+        result.kind = net::Result::Kind::values;
+        result.items.clear();
+        result.present.clear();
+      }
+      if (reply.kind == ReplyKind::value) {
+        counters_->hits.fetch_add(1, std::memory_order_relaxed);
+        result.items.emplace_back(reply.data);
+        result.present.push_back(1);
+      } else if (reply.kind == ReplyKind::miss) {
+        counters_->misses.fetch_add(1, std::memory_order_relaxed);
+        result.items.emplace_back();
+        result.present.push_back(0);
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    case op_delete:
+      if (index == 0) {
+        result.kind = net::Result::Kind::integer;
+        result.integer = 0;
+      }
+      if (reply.kind == ReplyKind::header) {
+        ++result.integer;
+      } else if (reply.kind != ReplyKind::not_found) {
+        unexpected(reply, result);
+      }
+      break;
+    case op_flush_all:
+      if (reply.kind == ReplyKind::ok) {
+        result.kind = net::Result::Kind::ok;
+      } else {
+        unexpected(reply, result);
+      }
+      break;
+    default:
+      return fatal(server_->name + " sent a reply nobody asked for (" + reply_text(reply) + ")");
+  }
+  return net::ReadStatus::reply;
+}
+
+net::ReadStatus DumpProtocol::read_reply(std::uint16_t op, std::uint16_t /*index*/,
+                                         net::Result& result) {
+  if (op == op_auth) return read_login(result);
+  while (true) {
+    std::optional<Reply> next = next_reply();
+    if (!next) return fatal_.empty() ? net::ReadStatus::need_more : net::ReadStatus::fatal;
+    const Reply& reply = *next;
+    if (op != op_dump) {
+      return fatal(server_->name + " sent a reply nobody asked for (" + reply_text(reply) + ")");
+    }
+    if (job_->count_only && reply.kind == ReplyKind::metadump_entry) {
+      ++result.integer;
+      continue;
+    }
+    if (job_->count_only && reply.kind == ReplyKind::end) {
+      result.kind = net::Result::Kind::integer;
+      job_->finished.store(true, std::memory_order_release);
+      return net::ReadStatus::reply;
+    }
+    switch (job_->scan.on_reply(reply)) {
+      case PrefixScan::Step::more: continue;
+      case PrefixScan::Step::done:
+        result.kind = net::Result::Kind::list;
+        result.items = job_->scan.matches();
+        result.integer = static_cast<std::int64_t>(job_->scan.undecided().size());
+        break;
+      case PrefixScan::Step::busy:
+        result.kind = net::Result::Kind::nil;
+        result.integer = 0;
+        break;
+      case PrefixScan::Step::refused: {
+        std::string message = server_->name + " refused the key dump (" + job_->scan.text() + ")";
+        if (job_->scan.text().find("disabled") != std::string::npos) {
+          message +=
+              "; clearing a namespace needs the LRU crawler (do not start memcached "
+              "with -o no_lru_crawler)";
+        }
+        result.set_error(reply.kind == ReplyKind::client_error &&
+                                 job_->scan.text().find("unauthenticated") != std::string::npos
+                             ? Errc::auth
+                             : Errc::protocol,
+                         std::move(message));
+        break;
+      }
+    }
+    job_->finished.store(true, std::memory_order_release);
+    return net::ReadStatus::reply;
+  }
 }
 
 }  // namespace cachette::memcache

@@ -54,8 +54,7 @@ HashSeed random_seed() {
 }
 
 // Monotonic ms as stored in entries (48 bits, kNever reserved).
-std::uint64_t now_ms() noexcept {
-  const std::int64_t now = monotonic_ms();
+std::uint64_t clamp_ms(std::int64_t now) noexcept {
   return std::clamp<std::int64_t>(now, 0, static_cast<std::int64_t>(detail::kNever - 1));
 }
 
@@ -68,6 +67,7 @@ struct MemoryStore::Shared {
         shard_mask(options.shards - 1),
         capacity(options.max_memory),
         seed(random_seed()),
+        clock(options.clock),
         arena(kPage + region_bytes * options.shards),
         locks(new ShardLock[options.shards]) {
     auto& header = *reinterpret_cast<ArenaHeader*>(arena.data());
@@ -83,6 +83,7 @@ struct MemoryStore::Shared {
   std::byte* region(std::uint32_t index) const noexcept {
     return arena.data() + kPage + region_bytes * index;
   }
+  std::uint64_t now_ms() const { return clamp_ms(clock ? clock() : monotonic_ms()); }
   std::uint32_t shard_of(std::uint64_t hash) const noexcept {
     return static_cast<std::uint32_t>(hash >> 32) & shard_mask;
   }
@@ -92,6 +93,7 @@ struct MemoryStore::Shared {
   const std::uint32_t shard_mask;
   const std::uint64_t capacity;
   const HashSeed seed;
+  const std::function<std::int64_t()> clock;
   detail::Arena arena;
   std::unique_ptr<ShardLock[]> locks;
 };
@@ -107,7 +109,7 @@ bool MemoryStore::visit(std::string_view key, Sink sink, void* context) {
   const Shared& s = *shared_;
   const std::uint64_t hash = detail::hash_key(key, s.seed);
   const std::uint32_t index = s.shard_of(hash);
-  const std::uint64_t now = now_ms();
+  const std::uint64_t now = s.now_ms();
   std::lock_guard lock(s.locks[index].mutex);
   return Shard(s.region(index), s.seed)
       .visit(key, static_cast<std::uint32_t>(hash), now, sink, context);
@@ -129,7 +131,7 @@ void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t
   }
   const std::uint64_t hash = detail::hash_key(key, s.seed);
   const std::uint32_t index = s.shard_of(hash);
-  const std::uint64_t now = now_ms();
+  const std::uint64_t now = s.now_ms();
   const std::uint64_t expires_at =
       ttl_ms == kNoExpiry ? detail::kNever
                           : std::min(now + static_cast<std::uint64_t>(ttl_ms), detail::kNever - 1);
@@ -141,7 +143,7 @@ std::uint64_t MemoryStore::erase(std::string_view key) {
   const Shared& s = *shared_;
   const std::uint64_t hash = detail::hash_key(key, s.seed);
   const std::uint32_t index = s.shard_of(hash);
-  const std::uint64_t now = now_ms();
+  const std::uint64_t now = s.now_ms();
   std::lock_guard lock(s.locks[index].mutex);
   return Shard(s.region(index), s.seed).erase(key, static_cast<std::uint32_t>(hash), now);
 }
@@ -151,7 +153,7 @@ std::uint64_t MemoryStore::erase_prefix(std::string_view prefix) {
   std::uint64_t removed = 0;
   for (std::uint32_t i = 0; i <= s.shard_mask; ++i) {
     std::lock_guard lock(s.locks[i].mutex);
-    removed += Shard(s.region(i), s.seed).erase_prefix(prefix, now_ms());
+    removed += Shard(s.region(i), s.seed).erase_prefix(prefix, s.now_ms());
   }
   return removed;
 }
@@ -161,7 +163,7 @@ std::uint64_t MemoryStore::flush() {
   std::uint64_t removed = 0;
   for (std::uint32_t i = 0; i <= s.shard_mask; ++i) {
     std::lock_guard lock(s.locks[i].mutex);
-    removed += Shard(s.region(i), s.seed).flush(now_ms());
+    removed += Shard(s.region(i), s.seed).flush(s.now_ms());
   }
   return removed;
 }
@@ -171,7 +173,7 @@ std::uint64_t MemoryStore::flush_expired() {
   std::uint64_t reclaimed = 0;
   for (std::uint32_t i = 0; i <= s.shard_mask; ++i) {
     std::lock_guard lock(s.locks[i].mutex);
-    reclaimed += Shard(s.region(i), s.seed).flush_expired(now_ms());
+    reclaimed += Shard(s.region(i), s.seed).flush_expired(s.now_ms());
   }
   return reclaimed;
 }

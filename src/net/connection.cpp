@@ -1,9 +1,16 @@
 #include "cachette/net/connection.hpp"
 
+#include "cachette/net/operation.hpp"
+
 namespace cachette::net {
 
 void CompletionSink::add(const Request& request, Result&& result) {
-  if (request.token == nullptr || !request.queue) return;
+  if (request.token == nullptr) return;
+  if (!request.queue) {
+    // A step of a whole operation: its continuation decides what comes next.
+    static_cast<Continuation*>(request.token)->resume(std::move(result));
+    return;
+  }
   for (Group& g : groups_) {
     if (g.queue == request.queue) {
       g.items.push_back({request.token, std::move(result)});
@@ -20,6 +27,12 @@ void CompletionSink::flush() {
 }
 
 Connection::Connection(std::unique_ptr<Protocol> protocol) : protocol_(std::move(protocol)) {}
+
+void Connection::extend_deadline(Clock::time_point deadline) {
+  if (!in_flight_.empty() && in_flight_.front().deadline < deadline) {
+    in_flight_.front().deadline = deadline;
+  }
+}
 
 std::optional<Clock::time_point> Connection::oldest_deadline() const {
   if (in_flight_.empty()) return std::nullopt;

@@ -1,10 +1,10 @@
-// The asio shell around Connection: sockets, TLS, timers, reconnects. Everything here except
-// Pool::submit/close/stats runs on the I/O thread.
+// The asio shell around the Dispatcher (dispatcher.hpp): sockets, TLS, timers. The dispatcher
+// decides; this file carries its decisions out. Everything here except Pool::submit/close/stats
+// runs on the I/O thread.
 
 #include "cachette/net/pool.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -14,8 +14,8 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
-#include "cachette/net/connection.hpp"
 #include "cachette/net/detail/engine.hpp"
+#include "cachette/net/dispatcher.hpp"
 
 namespace cachette::net {
 namespace {
@@ -74,20 +74,20 @@ std::string describe(const std::error_code& ec) {
 }  // namespace
 
 struct Pool::Io {
+  // The I/O side of one link: its transport and timer. Its state machine is the dispatcher's.
   struct Link {
-    explicit Link(asio::io_context& io, std::unique_ptr<Protocol> protocol)
-        : connection(std::move(protocol)), timer(io) {}
-    Connection connection;
+    explicit Link(asio::io_context& io) : timer(io) {}
     std::shared_ptr<Transport> transport;  // handlers hold it too, so it outlives them
     asio::steady_timer timer;              // connect timeout, then reconnect backoff
     std::uint64_t generation = 0;          // bumped on every (re)connect: stale handlers check it
-    bool failed_since_up = false;
     bool connecting = false;
-    std::chrono::milliseconds backoff{0};
   };
 
-  Io(Pool& pool, asio::io_context& context)
-      : owner(pool), io(context), tick(context), resolver(context) {}
+  Io(Pool& pool, asio::io_context& context, DispatcherOptions options)
+      : owner(pool), io(context), tick(context), resolver(context), dispatcher(std::move(options)) {
+    for (std::size_t i = 0; i < dispatcher.links(); ++i)
+      links.push_back(std::make_unique<Link>(io));
+  }
 
   Pool& owner;
   asio::io_context& io;
@@ -95,127 +95,135 @@ struct Pool::Io {
   bool ticking = false;
   asio::ip::tcp::resolver resolver;
   std::unique_ptr<asio::ssl::context> tls;
+  Dispatcher dispatcher;
   std::vector<std::unique_ptr<Link>> links;
-  Link* current = nullptr;  // the link the last batch went to (see drain)
   std::string batch_bytes;  // swapped with the submission buffer
   std::vector<Request> batch_requests;
-  std::string waiting_bytes;  // submitted while no connection was ready
-  std::vector<Request> waiting_requests;
-  Error last_error{Errc::connection, "not connected yet"};
-  bool closed = false;
-  std::atomic<std::uint64_t> requests{0}, errors{0}, timeouts{0}, connects{0}, connected{0};
 };
 
 namespace {
 
 using Io = Pool::Io;
-using Link = Pool::Io::Link;
+using Actions = Dispatcher::Actions;
 
-void link_failed(const std::shared_ptr<Pool>& pool, Io& io, Link& link, Errc code,
-                 std::string reason);
-
-void fail_requests(Io& io, std::vector<Request>& requests, Errc code, const std::string& message) {
-  CompletionSink sink;
-  for (Request& r : requests) {
-    Result result;
-    result.set_error(code, message);
-    sink.add(r, std::move(result));
-  }
-  io.errors += requests.size();
-  if (code == Errc::timeout) io.timeouts += requests.size();
-  requests.clear();
-  sink.flush();
-}
-
-bool all_down(const Io& io) {
-  for (const auto& link : io.links) {
-    if (link->connection.state() == Connection::State::ready || !link->failed_since_up)
-      return false;
-  }
-  return true;
-}
-
-void connect(const std::shared_ptr<Pool>& pool, Io& io, Link& link);
-void start_read(const std::shared_ptr<Pool>& pool, Io& io, Link& link);
+void connect(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link);
+void start_read(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link);
 void ensure_tick(const std::shared_ptr<Pool>& pool, Io& io);
 
-void kick_write(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
-  if (!link.transport || link.connecting) return;
-  const std::string* out = link.connection.begin_write();
-  if (out == nullptr) return;
-  const std::uint64_t gen = link.generation;
-  std::shared_ptr<Transport> t = link.transport;
-  t->write(asio::buffer(*out), [pool, &io, &link, gen, t](const std::error_code& ec, std::size_t) {
-    if (gen != link.generation) return;
-    link.connection.on_written();
-    if (ec) {
-      link_failed(pool, io, link, Errc::connection, "write failed: " + describe(ec));
-      return;
+void kick_write(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link);
+
+// Carries out the dispatcher's decisions, then delivers the completions it produced.
+void apply(const std::shared_ptr<Pool>& pool, Io& io, Actions& actions, CompletionSink& sink) {
+  for (std::size_t link : actions.drop) {
+    Io::Link& l = *io.links[link];
+    ++l.generation;
+    l.connecting = false;
+    l.timer.cancel();
+    if (l.transport) {
+      l.transport->close();
+      l.transport.reset();
     }
-    kick_write(pool, io, link);
+  }
+  for (const auto& step : actions.connect) {
+    // Copies rather than a structured binding: clang 14 cannot capture bindings.
+    const auto link = step.first;
+    const auto delay = step.second;
+    Io::Link& l = *io.links[link];
+    const std::uint64_t gen = l.generation;
+    if (delay.count() == 0) {
+      asio::post(io.io, [pool, &io, &l, link, gen] {
+        if (gen == l.generation) connect(pool, io, link);
+      });
+    } else {
+      l.timer.expires_after(delay);
+      l.timer.async_wait([pool, &io, &l, link, gen](const std::error_code& ec) {
+        if (ec || gen != l.generation) return;
+        connect(pool, io, link);
+      });
+    }
+  }
+  for (std::size_t link : actions.write) kick_write(pool, io, link);
+  sink.flush();
+  if (io.dispatcher.busy()) ensure_tick(pool, io);
+}
+
+template <class Event>
+void handle(const std::shared_ptr<Pool>& pool, Io& io, Event&& event) {
+  Actions actions;
+  CompletionSink sink;
+  event(actions, sink);
+  apply(pool, io, actions, sink);
+}
+
+void failed(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link, Errc code,
+            const std::string& reason) {
+  handle(pool, io, [&](Actions& a, CompletionSink& s) {
+    io.dispatcher.on_failure(link, code, reason, s, a);
   });
 }
 
-void on_ready(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
-  link.failed_since_up = false;
-  link.backoff = std::chrono::milliseconds(0);
-  ++io.connects;
-  ++io.connected;
-  if (!io.waiting_requests.empty()) {
-    link.connection.enqueue(io.waiting_bytes, io.waiting_requests);
-    io.current = &link;  // later batches queue behind these (see drain)
-  }
-  kick_write(pool, io, link);
+void kick_write(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link) {
+  Io::Link& l = *io.links[link];
+  if (!l.transport || l.connecting) return;
+  const std::string* out = io.dispatcher.connection(link).begin_write();
+  if (out == nullptr) return;
+  const std::uint64_t gen = l.generation;
+  std::shared_ptr<Transport> t = l.transport;
+  t->write(
+      asio::buffer(*out), [pool, &io, &l, link, gen, t](const std::error_code& ec, std::size_t) {
+        if (gen != l.generation) return;
+        if (ec) {
+          io.dispatcher.connection(link).on_written();
+          failed(pool, io, link, Errc::connection, "write failed: " + describe(ec));
+          return;
+        }
+        handle(pool, io, [&](Actions& a, CompletionSink&) { io.dispatcher.on_written(link, a); });
+      });
 }
 
-void start_read(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
-  const std::uint64_t gen = link.generation;
-  std::span<char> room = link.connection.read_buffer(16 << 10);
-  std::shared_ptr<Transport> t = link.transport;
+void start_read(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link) {
+  Io::Link& l = *io.links[link];
+  const std::uint64_t gen = l.generation;
+  std::span<char> room = io.dispatcher.connection(link).read_buffer(16 << 10);
+  std::shared_ptr<Transport> t = l.transport;
   t->read_some(asio::buffer(room.data(), room.size()),
-               [pool, &io, &link, gen, t](const std::error_code& ec, std::size_t n) {
-                 if (gen != link.generation) return;
+               [pool, &io, &l, link, gen, t](const std::error_code& ec, std::size_t n) {
+                 if (gen != l.generation) return;
                  if (ec) {
-                   link_failed(pool, io, link, Errc::connection,
-                               ec == asio::error::eof ? "the server closed the connection"
-                                                      : "read failed: " + describe(ec));
+                   failed(pool, io, link, Errc::connection,
+                          ec == asio::error::eof ? "the server closed the connection"
+                                                 : "read failed: " + describe(ec));
                    return;
                  }
-                 const bool was_ready = link.connection.state() == Connection::State::ready;
-                 CompletionSink sink;
-                 const bool ok = link.connection.on_read(n, sink);
-                 sink.flush();
-                 if (!ok) {
-                   const Error& f = link.connection.failure();
-                   link_failed(pool, io, link, f.code(), f.what());
-                   return;
-                 }
-                 if (!was_ready && link.connection.state() == Connection::State::ready) {
-                   on_ready(pool, io, link);
-                 }
-                 start_read(pool, io, link);
+                 handle(pool, io, [&](Actions& a, CompletionSink& s) {
+                   io.dispatcher.on_read(link, n, Clock::now(), pool->options().timeout_on_silence,
+                                         s, a);
+                 });
+                 if (gen == l.generation) start_read(pool, io, link);
                });
 }
 
-void connected(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
-  link.connecting = false;
-  link.timer.cancel();
-  link.connection.on_connected(Clock::now() + pool->options().timeout);
-  if (link.connection.state() == Connection::State::ready) on_ready(pool, io, link);
+void connected(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link) {
+  Io::Link& l = *io.links[link];
+  l.connecting = false;
+  l.timer.cancel();
+  handle(pool, io, [&](Actions& a, CompletionSink&) {
+    io.dispatcher.on_transport_up(link, Clock::now(), a);
+  });
   start_read(pool, io, link);
-  kick_write(pool, io, link);
   ensure_tick(pool, io);
 }
 
-void connect(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
-  if (io.closed) return;
-  const std::uint64_t gen = ++link.generation;
-  link.connecting = true;
+void connect(const std::shared_ptr<Pool>& pool, Io& io, std::size_t link) {
+  if (io.dispatcher.closed()) return;
+  Io::Link& l = *io.links[link];
+  const std::uint64_t gen = ++l.generation;
+  l.connecting = true;
   const PoolOptions& options = pool->options();
-  link.timer.expires_after(options.connect_timeout);
-  link.timer.async_wait([pool, &io, &link, gen](const std::error_code& ec) {
-    if (ec || gen != link.generation || !link.connecting) return;
-    link_failed(pool, io, link, Errc::timeout, "connect timed out");
+  l.timer.expires_after(options.connect_timeout);
+  l.timer.async_wait([pool, &io, &l, link, gen](const std::error_code& ec) {
+    if (ec || gen != l.generation || !l.connecting) return;
+    failed(pool, io, link, Errc::timeout, "connect timed out");
   });
 
   const Endpoint& ep = options.endpoint;
@@ -223,13 +231,13 @@ void connect(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
     auto socket = std::make_shared<asio::local::stream_protocol::socket>(io.io);
     socket->async_connect(
         asio::local::stream_protocol::endpoint(ep.unix_path),
-        [pool, &io, &link, gen, socket](const std::error_code& ec) {
-          if (gen != link.generation) return;
+        [pool, &io, &l, link, gen, socket](const std::error_code& ec) {
+          if (gen != l.generation) return;
           if (ec) {
-            link_failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec));
+            failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec));
             return;
           }
-          link.transport = std::make_shared<PlainTransport<asio::local::stream_protocol::socket>>(
+          l.transport = std::make_shared<PlainTransport<asio::local::stream_protocol::socket>>(
               std::move(*socket));
           connected(pool, io, link);
         });
@@ -237,36 +245,37 @@ void connect(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
   }
   io.resolver.async_resolve(
       ep.host, std::to_string(ep.port),
-      [pool, &io, &link, gen](const std::error_code& ec,
-                              asio::ip::tcp::resolver::results_type results) {
-        if (gen != link.generation) return;
+      [pool, &io, &l, link, gen](const std::error_code& ec,
+                                 asio::ip::tcp::resolver::results_type results) {
+        if (gen != l.generation) return;
         if (ec) {
-          link_failed(pool, io, link, Errc::connection, "cannot resolve host: " + describe(ec));
+          failed(pool, io, link, Errc::connection, "cannot resolve host: " + describe(ec));
           return;
         }
         if (io.tls) {
           auto* stream = new asio::ssl::stream<asio::ip::tcp::socket>(io.io, *io.tls);
           auto transport = std::make_shared<TlsTransport>(stream);  // owns the stream
-          link.transport = transport;
+          l.transport = transport;
           const std::string& host = pool->options().endpoint.host;
           SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
           stream->set_verify_callback(asio::ssl::host_name_verification(host));
           asio::async_connect(
               stream->lowest_layer(), results,
-              [pool, &io, &link, gen, stream, transport](const std::error_code& ec2, const auto&) {
-                if (gen != link.generation) return;
+              [pool, &io, &l, link, gen, stream, transport](const std::error_code& ec2,
+                                                            const auto&) {
+                if (gen != l.generation) return;
                 if (ec2) {
-                  link_failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec2));
+                  failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec2));
                   return;
                 }
                 stream->lowest_layer().set_option(asio::ip::tcp::no_delay(true));
                 stream->async_handshake(
                     asio::ssl::stream_base::client,
-                    [pool, &io, &link, gen, transport](const std::error_code& ec3) {
-                      if (gen != link.generation) return;
+                    [pool, &io, &l, link, gen, transport](const std::error_code& ec3) {
+                      if (gen != l.generation) return;
                       if (ec3) {
-                        link_failed(pool, io, link, Errc::connection,
-                                    "TLS handshake failed: " + describe(ec3));
+                        failed(pool, io, link, Errc::connection,
+                               "TLS handshake failed: " + describe(ec3));
                         return;
                       }
                       connected(pool, io, link);
@@ -277,157 +286,32 @@ void connect(const std::shared_ptr<Pool>& pool, Io& io, Link& link) {
         auto socket = std::make_shared<asio::ip::tcp::socket>(io.io);
         asio::async_connect(
             *socket, results,
-            [pool, &io, &link, gen, socket](const std::error_code& ec2, const auto&) {
-              if (gen != link.generation) return;
+            [pool, &io, &l, link, gen, socket](const std::error_code& ec2, const auto&) {
+              if (gen != l.generation) return;
               if (ec2) {
-                link_failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec2));
+                failed(pool, io, link, Errc::connection, "connect failed: " + describe(ec2));
                 return;
               }
               socket->set_option(asio::ip::tcp::no_delay(true));
-              link.transport =
+              l.transport =
                   std::make_shared<PlainTransport<asio::ip::tcp::socket>>(std::move(*socket));
               connected(pool, io, link);
             });
       });
 }
 
-void on_tick(const std::shared_ptr<Pool>& pool, Io& io) {
-  io.ticking = false;
-  if (io.closed) return;
-  const Clock::time_point now = Clock::now();
-  bool busy = false;
-  const auto seconds = std::chrono::duration<double>(pool->options().timeout).count();
-  for (auto& link : io.links) {
-    std::optional<Clock::time_point> oldest = link->connection.oldest_deadline();
-    if (oldest && *oldest <= now) {
-      char reason[96];
-      std::snprintf(reason, sizeof reason, "no reply within %.3g s", seconds);
-      link_failed(pool, io, *link, Errc::timeout, reason);
-    }
-    if (link->connection.in_flight() > 0) busy = true;
-  }
-  if (!io.waiting_requests.empty()) {
-    // Requests are queued in deadline order: fail the expired prefix.
-    std::size_t expired = 0;
-    while (expired < io.waiting_requests.size() && io.waiting_requests[expired].deadline <= now) {
-      ++expired;
-    }
-    if (expired > 0) {
-      std::size_t expired_bytes = 0;
-      for (std::size_t i = 0; i < expired; ++i) expired_bytes += io.waiting_requests[i].size;
-      std::vector<Request> late(std::make_move_iterator(io.waiting_requests.begin()),
-                                std::make_move_iterator(io.waiting_requests.begin() + expired));
-      io.waiting_requests.erase(io.waiting_requests.begin(), io.waiting_requests.begin() + expired);
-      io.waiting_bytes.erase(0, expired_bytes);
-      char reason[96];
-      std::snprintf(reason, sizeof reason, "no connection within %.3g s", seconds);
-      fail_requests(io, late, Errc::timeout, reason);
-    }
-    busy = busy || !io.waiting_requests.empty();
-  }
-  if (busy) ensure_tick(pool, io);
-}
-
 void ensure_tick(const std::shared_ptr<Pool>& pool, Io& io) {
-  if (io.ticking || io.closed) return;
+  if (io.ticking || io.dispatcher.closed()) return;
   io.ticking = true;
   auto period = pool->options().timeout / 10;
   period = std::clamp(period, std::chrono::milliseconds(5), std::chrono::milliseconds(100));
   io.tick.expires_after(period);
   io.tick.async_wait([pool, &io](const std::error_code& ec) {
-    if (ec) {
-      io.ticking = false;
-      return;
-    }
-    on_tick(pool, io);
-  });
-}
-
-void drain(const std::shared_ptr<Pool>& pool, Io& io, std::string& bytes,
-           std::vector<Request>& requests) {
-  io.requests += requests.size();
-  if (io.closed) {
-    bytes.clear();
-    fail_requests(io, requests, Errc::closed, "the client is closed");
-    return;
-  }
-  // Requests complete in the order they were submitted, across the whole pool: a batch stays
-  // on the link of the previous one while that link still has requests in flight, so a GET
-  // queued right behind a SET of the same key can never overtake it on another connection.
-  // Only an idle pool moves to another link; the other links are warm spares for failover.
-  Link* best = nullptr;
-  Link* current = io.current;
-  if (current != nullptr && current->connection.state() == Connection::State::ready &&
-      current->connection.in_flight() > 0) {
-    best = current;
-  } else {
-    for (auto& link : io.links) {
-      if (link->connection.state() != Connection::State::ready) continue;
-      if (best == nullptr || link->connection.in_flight() < best->connection.in_flight()) {
-        best = link.get();
-      }
-    }
-  }
-  if (best != nullptr) {
-    io.current = best;
-    best->connection.enqueue(bytes, requests);
-    kick_write(pool, io, *best);
-  } else if (all_down(io)) {
-    bytes.clear();
-    fail_requests(io, requests, io.last_error.code(), io.last_error.what());
-    return;
-  } else {
-    // Still connecting: held until a connection is ready, the pool goes down, or they expire.
-    io.waiting_bytes.append(bytes);
-    bytes.clear();
-    for (Request& r : requests) io.waiting_requests.push_back(std::move(r));
-    requests.clear();
-  }
-  ensure_tick(pool, io);
-}
-
-void link_failed(const std::shared_ptr<Pool>& pool, Io& io, Link& link, Errc code,
-                 std::string reason) {
-  const bool was_ready = link.connection.state() == Connection::State::ready;
-  if (was_ready) --io.connected;
-  ++link.generation;
-  link.connecting = false;
-  link.timer.cancel();
-  if (link.transport) {
-    link.transport->close();
-    link.transport.reset();
-  }
-  const std::string message = pool->options().name + ": " + reason;
-  const std::size_t lost = link.connection.in_flight();
-  CompletionSink sink;
-  link.connection.on_closed(code, message, sink);
-  sink.flush();
-  io.errors += lost;
-  if (code == Errc::timeout) io.timeouts += lost;
-  io.last_error = Error(code, message);
-  if (io.closed) return;
-  // A connection that was working is retried at once; repeated failures back off.
-  link.failed_since_up = true;
-  if (!was_ready) {
-    link.backoff = link.backoff.count() == 0
-                       ? std::chrono::milliseconds(50)
-                       : std::min(link.backoff * 2, std::chrono::milliseconds(1000));
-  }
-  if (all_down(io) && !io.waiting_requests.empty()) {
-    io.waiting_bytes.clear();
-    fail_requests(io, io.waiting_requests, io.last_error.code(), io.last_error.what());
-  }
-  if (link.backoff.count() == 0) {
-    asio::post(io.io, [pool, &io, &link, gen = link.generation] {
-      if (gen == link.generation) connect(pool, io, link);
-    });
-    return;
-  }
-  const std::uint64_t gen = link.generation;
-  link.timer.expires_after(link.backoff);
-  link.timer.async_wait([pool, &io, &link, gen](const std::error_code& ec) {
-    if (ec || gen != link.generation) return;
-    connect(pool, io, link);
+    io.ticking = false;
+    if (ec) return;
+    handle(pool, io,
+           [&](Actions& a, CompletionSink& s) { io.dispatcher.on_tick(Clock::now(), s, a); });
+    if (io.dispatcher.busy()) ensure_tick(pool, io);
   });
 }
 
@@ -441,7 +325,12 @@ std::shared_ptr<Pool> Pool::create(PoolOptions options) {
   if (options.size == 0) options.size = 1;
   std::shared_ptr<Pool> pool(new Pool(std::move(options)));
   detail::Engine& engine = detail::Engine::instance();
-  pool->io_ = std::make_unique<Io>(*pool, engine.context());
+  DispatcherOptions dispatch;
+  dispatch.links = pool->options_.size;
+  dispatch.timeout = pool->options_.timeout;
+  dispatch.make_protocol = pool->options_.make_protocol;
+  dispatch.name = pool->options_.name;
+  pool->io_ = std::make_unique<Io>(*pool, engine.context(), std::move(dispatch));
   Io& io = *pool->io_;
   const Endpoint& ep = pool->options_.endpoint;
   if (ep.tls) {
@@ -466,11 +355,8 @@ std::shared_ptr<Pool> Pool::create(PoolOptions options) {
     }
     io.tls = std::move(ctx);
   }
-  for (std::size_t i = 0; i < pool->options_.size; ++i) {
-    io.links.push_back(std::make_unique<Link>(engine.context(), pool->options_.make_protocol()));
-  }
   asio::post(engine.context(), [pool] {
-    for (auto& link : pool->io_->links) connect(pool, *pool->io_, *link);
+    handle(pool, *pool->io_, [&](Actions& a, CompletionSink&) { pool->io_->dispatcher.start(a); });
   });
   return pool;
 }
@@ -484,14 +370,16 @@ void Pool::schedule_drain() {
       io.batch_requests.swap(self->submit_requests_);
       self->scheduled_ = false;
     }
-    drain(self, io, io.batch_bytes, io.batch_requests);
+    handle(self, io, [&](Actions& a, CompletionSink& s) {
+      io.dispatcher.submit(io.batch_bytes, io.batch_requests, s, a);
+    });
   });
 }
 
 void Pool::reject_closed(const std::shared_ptr<CompletionQueue>& queue, void* token) {
-  Completion c{token, {}};
-  c.result.set_error(Errc::closed, options_.name + ": the client is closed");
-  queue->push(std::move(c));
+  Result result;
+  result.set_error(Errc::closed, options_.name + ": the client is closed");
+  deliver(Target{queue, token}, std::move(result));
 }
 
 void Pool::close() {
@@ -507,35 +395,22 @@ void Pool::close() {
       io.batch_bytes.swap(self->submit_bytes_);
       io.batch_requests.swap(self->submit_requests_);
     }
-    io.closed = true;
-    fail_requests(io, io.batch_requests, Errc::closed,
-                  self->options_.name + ": the client is closed");
-    io.batch_bytes.clear();
-    fail_requests(io, io.waiting_requests, Errc::closed,
-                  self->options_.name + ": the client is closed");
-    io.waiting_bytes.clear();
     io.tick.cancel();
-    for (auto& link : io.links) {
-      ++link->generation;
-      link->timer.cancel();
-      if (link->transport) link->transport->close();
-      CompletionSink sink;
-      link->connection.on_closed(Errc::closed, self->options_.name + ": the client is closed",
-                                 sink);
-      sink.flush();
-      link->transport.reset();
-    }
-    io.connected = 0;
+    handle(self, io, [&](Actions& a, CompletionSink& s) {
+      io.dispatcher.close(s, a);
+      io.dispatcher.submit(io.batch_bytes, io.batch_requests, s, a);  // refused: closed
+    });
   });
 }
 
 PoolStats Pool::stats() const {
   PoolStats s;
-  s.requests = io_->requests.load();
-  s.errors = io_->errors.load();
-  s.timeouts = io_->timeouts.load();
-  s.connects = io_->connects.load();
-  s.connected = io_->connected.load();
+  const Dispatcher::Stats& d = io_->dispatcher.stats();
+  s.requests = d.requests.load();
+  s.errors = d.errors.load();
+  s.timeouts = d.timeouts.load();
+  s.connects = d.connects.load();
+  s.connected = d.connected.load();
   return s;
 }
 

@@ -1,10 +1,100 @@
 #include "cachette/redis/client.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <vector>
+
 #include "cachette/resp/encoder.hpp"
 
 namespace cachette::redis {
 
 namespace {
+
+constexpr std::size_t kMaxReplies = std::numeric_limits<std::uint16_t>::max();
+
+// Deletes only a key that still holds ARGV[1]; the script text never changes, so the server
+// caches it once, and user data only ever travels as KEYS/ARGV.
+constexpr std::string_view kDeleteIfEqual =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+    "else return 0 end";
+
+void check_value(std::string_view value) {
+  if (value.size() > kMaxValueSize) {
+    throw Error(Errc::value_too_large, "values are limited to 512 MiB by the server");
+  }
+}
+
+void write_set(std::string& out, std::string_view key, std::string_view value, std::int64_t ttl_ms,
+               bool only_if_absent) {
+  const std::size_t args = 3 + (ttl_ms > 0 ? 2 : 0) + (only_if_absent ? 1 : 0);
+  resp::CommandWriter w(out, args);
+  w.arg("SET").arg(key).arg(value);
+  if (only_if_absent) w.arg("NX");
+  if (ttl_ms > 0) w.arg("PX").arg(ttl_ms);
+}
+
+// clear_prefix: SCAN a page, UNLINK what it matched, until the cursor comes back to 0. Each
+// step is one round trip with its own deadline.
+class ScanClear final : public net::Continuation {
+ public:
+  ScanClear(std::shared_ptr<net::Pool> pool, std::string prefix, net::Target target)
+      : pool_(std::move(pool)), pattern_(escape_glob(prefix) + "*"), target_(std::move(target)) {}
+
+  void scan() {
+    scanning_ = true;
+    pool_->submit(op_scan, 1, this, [this](std::string& out) {
+      resp::CommandWriter(out, 6)
+          .arg("SCAN")
+          .arg(cursor_)
+          .arg("MATCH")
+          .arg(pattern_)
+          .arg("COUNT")
+          .arg(kScanCount);
+    });
+  }
+
+  void resume(net::Result&& result) override {
+    if (result.kind == net::Result::Kind::error) return finish(std::move(result));
+    if (!scanning_) {
+      removed_ += result.integer;
+      if (cursor_ == 0) return finish_count();
+      return scan();
+    }
+    cursor_ = result.integer;
+    if (result.items.empty()) {
+      if (cursor_ == 0) return finish_count();
+      return scan();
+    }
+    scanning_ = false;
+    keys_ = std::move(result.items);
+    pool_->submit(op_count, 1, this, [this](std::string& out) {
+      resp::CommandWriter w(out, keys_.size() + 1);
+      w.arg("UNLINK");
+      for (const std::string& k : keys_) w.arg(k);
+    });
+  }
+
+ private:
+  void finish_count() {
+    net::Result done;
+    done.kind = net::Result::Kind::integer;
+    done.integer = removed_;
+    finish(std::move(done));
+  }
+  void finish(net::Result&& result) {
+    net::Target target = std::move(target_);
+    delete this;
+    net::deliver(target, std::move(result));
+  }
+
+  std::shared_ptr<net::Pool> pool_;
+  std::string pattern_;
+  net::Target target_;
+  std::int64_t cursor_ = 0;
+  std::int64_t removed_ = 0;
+  std::vector<std::string> keys_;
+  bool scanning_ = true;
+};
 
 std::string server_name(const ClientOptions& o) {
   if (!o.endpoint.unix_path.empty()) return o.kind + " unix:" + o.endpoint.unix_path;
@@ -13,7 +103,7 @@ std::string server_name(const ClientOptions& o) {
 
 }  // namespace
 
-Client::Client(ClientOptions options) : counters_(std::make_shared<Counters>()) {
+Client::Client(ClientOptions options) : counters_(std::make_shared<net::HitCounters>()) {
   auto credentials = std::make_shared<const Credentials>(std::move(options.credentials));
   net::PoolOptions pool;
   pool.name = server_name(options);
@@ -47,16 +137,87 @@ void Client::get_with_ttl(std::string_view key, const Queue& queue, void* token)
 
 void Client::set(std::string_view key, std::string_view value, std::int64_t ttl_ms,
                  const Queue& queue, void* token) {
-  if (value.size() > kMaxValueSize) {
-    throw Error(Errc::value_too_large, "values are limited to 512 MiB by the server");
-  }
-  pool_->submit(op_set, 1, queue, token, [&](std::string& out) {
-    if (ttl_ms > 0) {
-      resp::CommandWriter(out, 5).arg("SET").arg(key).arg(value).arg("PX").arg(ttl_ms);
-    } else {
-      resp::CommandWriter(out, 3).arg("SET").arg(key).arg(value);
-    }
+  check_value(value);
+  pool_->submit(op_set, 1, queue, token,
+                [&](std::string& out) { write_set(out, key, value, ttl_ms, false); });
+}
+
+void Client::add(std::string_view key, std::string_view value, std::int64_t ttl_ms,
+                 const Queue& queue, void* token) {
+  check_value(value);
+  pool_->submit(op_add, 1, queue, token,
+                [&](std::string& out) { write_set(out, key, value, ttl_ms, true); });
+}
+
+void Client::del_if_equal(std::string_view key, std::string_view value, const Queue& queue,
+                          void* token) {
+  pool_->submit(op_count, 1, queue, token, [&](std::string& out) {
+    resp::CommandWriter(out, 5).arg("EVAL").arg(kDeleteIfEqual).arg("1").arg(key).arg(value);
   });
+}
+
+void Client::get_many(std::span<const std::string_view> keys, const Queue& queue, void* token) {
+  if (keys.empty()) {
+    net::Result none;
+    none.kind = net::Result::Kind::values;
+    net::complete_now(queue, token, std::move(none));
+    return;
+  }
+  pool_->submit(op_get_many, 1, queue, token, [&](std::string& out) {
+    resp::CommandWriter w(out, keys.size() + 1);
+    w.arg("MGET");
+    for (std::string_view k : keys) w.arg(k);
+  });
+}
+
+void Client::set_many(std::span<const KeyValue> items, std::int64_t ttl_ms, const Queue& queue,
+                      void* token) {
+  for (const KeyValue& kv : items) check_value(kv.second);
+  auto encode_chunk = [&](std::span<const KeyValue> chunk) {
+    return [chunk, ttl_ms](std::string& out) {
+      for (const KeyValue& kv : chunk) write_set(out, kv.first, kv.second, ttl_ms, false);
+    };
+  };
+  net::Result ok;
+  ok.kind = net::Result::Kind::ok;
+  if (items.empty()) return net::complete_now(queue, token, std::move(ok));
+  if (items.size() <= kMaxReplies) {
+    pool_->submit(op_set_many, static_cast<std::uint16_t>(items.size()), queue, token,
+                  encode_chunk(items));
+    return;
+  }
+  const std::size_t chunks = (items.size() + kMaxReplies - 1) / kMaxReplies;
+  auto* join = new net::Join({queue, token}, chunks, std::move(ok),
+                             [](std::size_t, net::Result&&, net::Result&) {});
+  for (std::size_t c = 0; c < chunks; ++c) {
+    std::span<const KeyValue> chunk =
+        items.subspan(c * kMaxReplies, std::min(kMaxReplies, items.size() - c * kMaxReplies));
+    pool_->submit(op_set_many, static_cast<std::uint16_t>(chunk.size()), join->part(c),
+                  encode_chunk(chunk));
+  }
+}
+
+void Client::clear_prefix(std::string_view prefix, const Queue& queue, void* token) {
+  auto* op = new ScanClear(pool_, std::string(prefix), {queue, token});
+  op->scan();
+}
+
+void Client::flush_expired(const Queue& queue, void* token) {
+  net::Result zero;
+  zero.kind = net::Result::Kind::integer;
+  net::complete_now(queue, token, std::move(zero));
+}
+
+net::ClientStats Client::stats() const {
+  const net::PoolStats p = pool_->stats();
+  net::ClientStats s;
+  s.hits = counters_->hits.load(std::memory_order_relaxed);
+  s.misses = counters_->misses.load(std::memory_order_relaxed);
+  s.requests = p.requests;
+  s.errors = p.errors;
+  s.timeouts = p.timeouts;
+  s.connected = p.connected;
+  return s;
 }
 
 void Client::del(std::string_view key, const Queue& queue, void* token) {

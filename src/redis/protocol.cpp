@@ -13,14 +13,6 @@ using resp::Type;
 
 namespace {
 
-bool is_error(const Node& n) {
-  return n.type == Type::error || n.type == Type::bulk_error;
-}
-
-bool is_text(const Node& n) {
-  return n.type == Type::bulk_string || n.type == Type::simple_string || n.type == Type::verbatim;
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -53,7 +45,7 @@ std::string escape_glob(std::string_view text) {
 }
 
 RespProtocol::RespProtocol(std::shared_ptr<const Credentials> credentials,
-                           std::shared_ptr<Counters> counters)
+                           std::shared_ptr<net::HitCounters> counters)
     : credentials_(std::move(credentials)), counters_(std::move(counters)) {}
 
 void RespProtocol::reset() {
@@ -99,7 +91,7 @@ ReadStatus RespProtocol::read_reply(std::uint16_t op, std::uint16_t index, Resul
 void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const Node> reply,
                           Result& result) {
   const Node& root = reply[0];
-  if (is_error(root)) {
+  if (root.is_error()) {
     if (op == op_hello && classify_error(root.text) != Errc::auth &&
         (starts_with(root.text, "NOPROTO") || starts_with(root.text, "ERR unknown command"))) {
       resp2_ = true;
@@ -115,9 +107,13 @@ void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const
   if (result.kind == Result::Kind::error) return;  // an earlier reply of this request failed
   switch (op) {
     case op_get:
-      if (is_text(root)) {
+      if (root.is_text()) {
         result.kind = Result::Kind::value;
-        result.value.assign(root.text);
+        if (parser_.owns_payload()) {
+          result.value = parser_.take_payload();  // a large value: moved, not copied
+        } else {
+          result.value.assign(root.text);
+        }
         counters_->hits.fetch_add(1, std::memory_order_relaxed);
       } else {
         result.kind = Result::Kind::nil;
@@ -136,7 +132,7 @@ void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const
         result.integer = reply[1].integer;
         return;
       }
-      if (is_text(reply[2])) {
+      if (reply[2].is_text()) {
         result.kind = Result::Kind::ttl_value;
         result.integer = reply[1].integer;
         result.value.assign(reply[2].text);
@@ -146,6 +142,34 @@ void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const
         counters_->misses.fetch_add(1, std::memory_order_relaxed);
       }
       return;
+    case op_add:
+      result.kind = Result::Kind::integer;
+      result.integer = root.type == Type::null ? 0 : 1;
+      return;
+    case op_get_many: {
+      result.kind = Result::Kind::values;
+      result.items.clear();
+      result.present.clear();
+      if (root.type != Type::array) {
+        result.set_error(Errc::protocol, "unexpected MGET reply");
+        return;
+      }
+      result.items.resize(root.size);
+      result.present.resize(root.size);
+      std::uint64_t hits = 0;
+      for (std::size_t i = 0; i < root.size; ++i) {
+        const Node& n = reply[i + 1];
+        if (n.is_text()) {
+          result.items[i].assign(n.text);
+          result.present[i] = 1;
+          ++hits;
+        }
+      }
+      counters_->hits.fetch_add(hits, std::memory_order_relaxed);
+      counters_->misses.fetch_add(root.size - hits, std::memory_order_relaxed);
+      return;
+    }
+    case op_set_many:
     case op_set:
     case op_hello:
     case op_auth:
@@ -155,7 +179,7 @@ void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const
       result.integer = root.type == Type::integer ? root.integer : 0;
       return;
     case op_scan: {
-      if (root.type != Type::array || root.size != 2 || !is_text(reply[1]) ||
+      if (root.type != Type::array || root.size != 2 || !reply[1].is_text() ||
           reply[2].type != Type::array) {
         result.set_error(Errc::protocol, "unexpected SCAN reply");
         return;

@@ -27,8 +27,25 @@ Parser::Parser(Limits limits) : limits_(limits) {
   buf_.resize(16 << 10);
 }
 
+std::string Parser::take_payload() {
+  if (!payload_published_) return {};
+  payload_published_ = false;
+  return std::move(payload_);
+}
+
+void Parser::drop_published_payload() {
+  if (payload_published_) {
+    payload_published_ = false;
+    std::string().swap(payload_);
+  }
+}
+
 std::span<char> Parser::prepare(std::size_t min_size) {
   out_.clear();
+  drop_published_payload();
+  if (own_payload_ && payload_filled_ < payload_length_) {
+    return {payload_.data() + payload_filled_, payload_length_ - payload_filled_};
+  }
   if (begin_ == end_) pos_ = end_ = begin_ = 0;  // nothing pending: reuse the buffer from the start
   if (buf_.size() - end_ < min_size) {
     // Drop consumed bytes first; grow only when the reply in progress needs the room.
@@ -46,14 +63,22 @@ std::span<char> Parser::prepare(std::size_t min_size) {
 }
 
 void Parser::commit(std::size_t n) {
+  if (own_payload_ && payload_filled_ < payload_length_) {
+    payload_filled_ += std::min(n, payload_length_ - payload_filled_);
+    return;
+  }
   end_ += std::min(n, buf_.size() - end_);
 }
 
 void Parser::feed(std::string_view bytes) {
-  if (bytes.empty()) return;
-  std::span<char> room = prepare(bytes.size());
-  std::memcpy(room.data(), bytes.data(), bytes.size());
-  commit(bytes.size());
+  while (!bytes.empty()) {
+    // prepare() may offer less than asked while a large payload is awaited.
+    std::span<char> room = prepare(bytes.size());
+    const std::size_t n = std::min(room.size(), bytes.size());
+    std::memcpy(room.data(), bytes.data(), n);
+    commit(n);
+    bytes.remove_prefix(n);
+  }
 }
 
 Status Parser::fail(std::string message) {
@@ -99,7 +124,27 @@ void Parser::publish() {
 Status Parser::next() {
   if (failed_) return Status::error;
   out_.clear();
+  drop_published_payload();
   for (;;) {
+    if (own_payload_) {
+      // Bytes that arrived in the buffer (with the header) move to the payload's own buffer.
+      const std::size_t moved = std::min(end_ - pos_, payload_length_ - payload_filled_);
+      std::memcpy(payload_.data() + payload_filled_, buf_.data() + pos_, moved);
+      payload_filled_ += moved;
+      pos_ += moved;
+      if (payload_filled_ < payload_length_ || end_ - pos_ < 2) return Status::need_more;
+      if (buf_[pos_] != '\r' || buf_[pos_ + 1] != '\n') {
+        return fail("bulk payload not terminated by CRLF");
+      }
+      pos_ += 2;
+      own_payload_ = false;
+      awaiting_payload_ = false;
+      nodes_.push_back({Type::bulk_string, static_cast<std::uint32_t>(payload_length_), 0, 0});
+      publish();
+      out_[0].text = payload_;
+      payload_published_ = true;
+      return Status::complete;
+    }
     if (awaiting_payload_) {
       if (end_ - pos_ < payload_length_ + 2) return Status::need_more;
       const char* p = buf_.data() + pos_;
@@ -199,6 +244,14 @@ Status Parser::parse_header(std::size_t line_end) {
       payload_type_ = marker == '$'   ? Type::bulk_string
                       : marker == '!' ? Type::bulk_error
                                       : Type::verbatim;
+      if (marker == '$' && nodes_.empty() && stack_.empty() &&
+          payload_length_ >= limits_.own_payload_from && payload_length_ > 0) {
+        // The whole reply is this payload: give it a buffer of its own, and the socket reads
+        // that follow go straight into it (prepare()).
+        own_payload_ = true;
+        payload_.resize(payload_length_);
+        payload_filled_ = 0;
+      }
       return Status::need_more;
     }
     case '*':

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cachette/memcache/keys.hpp"
-#include "cachette/memcache/protocol.hpp"
+#include "cachette/memcache/parser.hpp"
 #include "cachette/memcache/ring.hpp"
 
 namespace mc = cachette::memcache;

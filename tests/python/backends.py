@@ -56,4 +56,16 @@ BACKENDS: list[BackendSpec] = [
         lambda _: [("memcached_host", require_env("CACHETTE_TEST_MEMCACHED_HOST"))],
         shared=True,
     ),
+    BackendSpec(
+        "mongodb",
+        lambda _: [("mongodb_url", require_env("CACHETTE_TEST_SECANTUS_URL"))],
+        shared=True,
+    ),
+]
+
+#: BACKENDS as pytest parameters: the network ones carry the integration marker, so that
+#: ``pytest -m "not integration"`` runs the local backends with no server running.
+BACKEND_PARAMS = [
+    pytest.param(spec, id=spec.name, marks=[pytest.mark.integration] if spec.shared else [])
+    for spec in BACKENDS
 ]

@@ -45,7 +45,9 @@ def test_fast_and_complete_paths_agree(name: str) -> None:
 async def test_vanilla_falls_back_for_text_that_is_not_utf8() -> None:
     Cachette.load_config(lambda: [("codec", "vanilla")])
     cache = Cachette()
-    await cache.put("raw", b"\xffabc")
+    await cache.put("raw", b"\xffabc")  # str(value) for bytes too, as 0.1.x
+    assert await cache.fetch("raw") == "b'\\xffabc'"
+    await cache.put("raw", "\udcffabc")  # a surrogate escape stores the byte it stands for
     escaped = await cache.fetch("raw")
     assert escaped == "\udcffabc"
     await cache.put("again", escaped)  # the same bytes go back in

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from cachette import BackendNotAvailableError, Cachette
+from cachette import Cachette
 
 
 def load(*pairs: tuple[str, Any]) -> None:
@@ -110,10 +110,3 @@ def test_decorator_returns_the_function() -> None:
 
     assert settings() == [("ttl", 9)]
     assert Cachette.config().ttl == 9
-
-
-async def test_backend_not_built_yet_fails_at_use() -> None:
-    # MongoDB has no engine in this version: its configuration validates, use fails clearly.
-    load(("backend", "mongodb"), ("mongodb_url", "mongodb://localhost:1"))
-    with pytest.raises(BackendNotAvailableError, match="mongodb"):
-        await Cachette().fetch("k")

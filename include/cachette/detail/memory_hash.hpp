@@ -33,6 +33,12 @@ inline std::uint64_t load64(const unsigned char* p) noexcept {
   return word;
 }
 
+inline std::uint32_t load32(const unsigned char* p) noexcept {
+  std::uint32_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
 inline constexpr std::uint64_t kLength = 0x9e3779b97f4a7c15ull;  // odd, bits well spread
 inline constexpr std::uint64_t kFinal = 0xc2b2ae3d27d4eb4full;
 
@@ -50,13 +56,20 @@ inline std::uint64_t hash_key(std::string_view key, const HashSeed& seed) noexce
     p += 16;
     n -= 16;
   }
-  // The last 0..16 bytes go through a zeroed buffer: one copy of exactly n bytes.
-  unsigned char tail[16] = {};
-  if (n > 0) std::memcpy(tail, p, n);  // p may be null when n is 0
+  // The last 0..16 bytes as two words read in place, overlapping where n is not a multiple of
+  // the load size, so every byte lands in a or b (the length is already in h). Copying them
+  // into a zeroed buffer first made each word load wait on a failed store-to-load forward.
   std::uint64_t a = 0;
   std::uint64_t b = 0;
-  std::memcpy(&a, tail, 8);
-  std::memcpy(&b, tail + 8, 8);
+  if (n >= 8) {
+    a = load64(p);
+    b = load64(p + n - 8);
+  } else if (n >= 4) {
+    a = load32(p);
+    b = load32(p + n - 4);
+  } else if (n > 0) {  // p may be null when n is 0
+    a = (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[n >> 1]} << 8) | p[n - 1];
+  }
   h = fold(a ^ h, b ^ seed.fold ^ kLength);
   return fold(h, kFinal ^ seed.fold) ^ h;
 }

@@ -25,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "cachette/memcache/protocol.hpp"
+#include "cachette/memcache/encoder.hpp"
 
 namespace cachette::memcache {
 

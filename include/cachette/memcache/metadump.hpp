@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "cachette/memcache/protocol.hpp"
+#include "cachette/memcache/parser.hpp"
 
 namespace cachette::memcache {
 

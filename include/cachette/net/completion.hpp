@@ -26,6 +26,7 @@ struct Result {
     value,      ///< `value`
     ttl_value,  ///< `integer` (remaining ms, -1 = no expiry) and `value`
     list,       ///< `integer` (e.g. a cursor) and `items`
+    values,     ///< `items[i]` with `present[i]` != 0 when found, in request order (get_many)
     error,      ///< `error_code` and the message in `value`
   };
   Kind kind = Kind::nil;
@@ -33,6 +34,7 @@ struct Result {
   std::int64_t integer = 0;
   std::string value;
   std::vector<std::string> items;
+  std::vector<std::uint8_t> present;  ///< for Kind::values
 
   void set_error(Errc code, std::string message) {
     if (kind == Kind::error) return;  // the first error of a request wins

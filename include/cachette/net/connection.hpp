@@ -39,6 +39,9 @@ class Connection {
   std::size_t in_flight() const { return in_flight_.size(); }
   /// Deadline of the oldest request awaiting its reply.
   std::optional<Clock::time_point> oldest_deadline() const;
+  /// Moves the oldest request's deadline to `deadline` if that is later: for replies that stream
+  /// for long (a key dump), where the bound is on silence, not on the whole reply.
+  void extend_deadline(Clock::time_point deadline);
 
   /// The transport is up: queues the handshake (or becomes ready at once without one).
   void on_connected(Clock::time_point handshake_deadline);

@@ -21,9 +21,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "cachette/net/operation.hpp"
 #include "cachette/net/protocol.hpp"
+#include "cachette/options.hpp"
 
 namespace cachette::net {
 
@@ -39,11 +42,14 @@ struct Endpoint {
 
 struct PoolOptions {
   Endpoint endpoint;
-  std::chrono::milliseconds timeout{2000};          ///< per request
-  std::chrono::milliseconds connect_timeout{2000};  ///< per connection attempt
-  std::size_t size = 2;                             ///< connections
+  std::chrono::milliseconds timeout = kDefaults.timeout;                  ///< per request
+  std::chrono::milliseconds connect_timeout = kDefaults.connect_timeout;  ///< per attempt
+  std::size_t size = kDefaults.pool_size;                                 ///< connections
   std::function<std::unique_ptr<Protocol>()> make_protocol;
   std::string name;  ///< for messages, e.g. "redis 127.0.0.1:6379"; never credentials
+  /// Every read that makes progress on the oldest request restarts its `timeout` (a key dump
+  /// streams for as long as the server holds items; only silence means a stalled server).
+  bool timeout_on_silence = false;
 };
 
 struct PoolStats {
@@ -83,6 +89,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
     if (wake) schedule_drain();
     if (rejected) reject_closed(queue, token);
+  }
+
+  /// Queues one step of a whole operation: its Result goes to `next` (see operation.hpp).
+  template <class Encode>
+  void submit(std::uint16_t op, std::uint16_t replies, Continuation* next, Encode&& encode) {
+    static const std::shared_ptr<CompletionQueue> no_queue;
+    submit(op, replies, no_queue, static_cast<void*>(next), std::forward<Encode>(encode));
   }
 
   /// Fails everything queued or in flight with Errc::closed and closes the connections.

@@ -2,12 +2,12 @@
 /// RESP as an engine Protocol: the handshake (HELLO 3 with AUTH, falling back to AUTH for
 /// RESP2 servers, then SELECT) and the decoding of each command's replies into a net::Result.
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cachette/net/operation.hpp"
 #include "cachette/net/protocol.hpp"
 #include "cachette/resp/parser.hpp"
 
@@ -22,6 +22,9 @@ enum Op : std::uint16_t {
   op_scan,          ///< SCAN -> list (integer = next cursor, items = keys)
   op_flush,         ///< MULTI DBSIZE FLUSHDB EXEC (4 replies) -> integer (keys before)
   op_command,       ///< any command -> the reply in its natural shape (tests, tools)
+  op_add,           ///< SET ... NX -> integer: 1 stored, 0 the key existed
+  op_get_many,      ///< MGET -> values
+  op_set_many,      ///< one SET per reply -> ok (the first error wins)
   op_hello,         ///< handshake steps
   op_auth,
   op_select,
@@ -33,15 +36,10 @@ struct Credentials {
   std::int64_t db = 0;
 };
 
-/// Counters shared by the protocols of one client's connections.
-struct Counters {
-  std::atomic<std::uint64_t> hits{0};
-  std::atomic<std::uint64_t> misses{0};
-};
-
-class RespProtocol final : public net::Protocol {
+class RespProtocol : public net::Protocol {
  public:
-  RespProtocol(std::shared_ptr<const Credentials> credentials, std::shared_ptr<Counters> counters);
+  RespProtocol(std::shared_ptr<const Credentials> credentials,
+               std::shared_ptr<net::HitCounters> counters);
 
   void reset() override;
   std::span<const net::Request> handshake(std::string& out) override;
@@ -55,12 +53,15 @@ class RespProtocol final : public net::Protocol {
   /// True once the server refused HELLO: later handshakes use AUTH (RESP2).
   bool resp2() const { return resp2_; }
 
- private:
-  void decode(std::uint16_t op, std::uint16_t index, std::span<const resp::Node> reply,
-              net::Result& result);
+ protected:
+  /// Folds one reply of a request with opcode `op` into `result`. The cluster protocol
+  /// (cluster_protocol.hpp) extends it with its own opcodes.
+  virtual void decode(std::uint16_t op, std::uint16_t index, std::span<const resp::Node> reply,
+                      net::Result& result);
 
+ private:
   std::shared_ptr<const Credentials> credentials_;
-  std::shared_ptr<Counters> counters_;
+  std::shared_ptr<net::HitCounters> counters_;
   resp::Parser parser_;
   std::vector<net::Request> handshake_;
   bool resp2_ = false;

@@ -39,6 +39,13 @@ struct Node {
   std::uint32_t size = 0;  ///< element count for aggregates (pairs for maps); text length otherwise
   std::int64_t integer = 0;  ///< value of integer and boolean nodes
   std::string_view text;     ///< payload of string-like nodes; empty for aggregates
+
+  /// A simple or bulk error reply.
+  bool is_error() const { return type == Type::error || type == Type::bulk_error; }
+  /// A string-like node whose `text` is the payload (simple, bulk or verbatim string).
+  bool is_text() const {
+    return type == Type::bulk_string || type == Type::simple_string || type == Type::verbatim;
+  }
 };
 
 enum class Status : std::uint8_t {
@@ -53,14 +60,18 @@ struct Limits {
   std::uint32_t max_depth = 32;                 ///< deepest nesting of aggregates
   std::size_t max_line_length = 64u << 10;      ///< longest header or simple line
   std::size_t max_nodes = 1u << 22;             ///< most nodes in one reply
+  /// A reply that is one bulk string of at least this many bytes is received into a buffer
+  /// of its own, which take_payload() hands over without a copy.
+  std::size_t own_payload_from = 64u << 10;
 };
 
 class Parser {
  public:
   explicit Parser(Limits limits = {});
 
-  /// A writable region of at least `min_size` bytes at the end of the buffer. Invalidates the
-  /// views of the last reply.
+  /// A writable region of at least `min_size` bytes at the end of the buffer; while a large
+  /// payload (Limits::own_payload_from) is awaited, the rest of that payload, however small,
+  /// so the bytes land in their final place. Invalidates the views of the last reply.
   std::span<char> prepare(std::size_t min_size);
   /// Marks `n` bytes of the last prepare() region as received.
   void commit(std::size_t n);
@@ -73,6 +84,11 @@ class Parser {
 
   /// The nodes of the last complete reply, in pre-order; reply()[0] is the root.
   std::span<const Node> reply() const { return out_; }
+  /// Whether the last reply is one bulk string held in a buffer of its own.
+  bool owns_payload() const { return payload_published_; }
+  /// That buffer, moved out (the reply's text view dies with it); "" when !owns_payload().
+  std::string take_payload();
+
   /// Why next() returned Status::error.
   const std::string& error_message() const { return error_; }
   /// Bytes received but not yet consumed by a complete reply.
@@ -95,6 +111,7 @@ class Parser {
   Status parse_header(std::size_t line_end);
   bool element_done();  // returns true when the top-level reply is complete
   void publish();
+  void drop_published_payload();
 
   Limits limits_;
   std::vector<char> buf_;
@@ -109,6 +126,11 @@ class Parser {
   bool awaiting_payload_ = false;
   Type payload_type_ = Type::bulk_string;
   std::size_t payload_length_ = 0;
+  // A large top-level bulk payload, received in place: payload_ holds payload_filled_ bytes.
+  bool own_payload_ = false;
+  bool payload_published_ = false;
+  std::string payload_;
+  std::size_t payload_filled_ = 0;
   bool failed_ = false;
   std::string error_;
 };

@@ -1,6 +1,8 @@
 """Framework glue: how each ASGI framework's dependency injection builds a ``Cachette``.
 
-- FastAPI: ``cachette: Cachette = Depends()``; the request is injected, Cache-Control honoured.
+- FastAPI: ``cachette: CachetteDep`` (``cachette.asgi.fastapi``), an ``async def`` provider
+  with no threadpool hop; ``cachette: Cachette = Depends()`` works too, at the cost of a
+  thread hop per request. The request is injected, Cache-Control honoured.
 - Starlette: ``Cachette(request)`` inside the endpoint.
 - Litestar: ``dependencies={"cachette": Provide(Cachette)}`` works as it is (Litestar injects
   its own request into the parameter named ``request``); ``cachette.asgi.litestar.provide``

@@ -22,6 +22,7 @@ BACKEND_MODULES: dict[str, str] = {
     "redis": "cachette.backends.redis",
     "valkey": "cachette.backends.redis",
     "memcached": "cachette.backends.memcached",
+    "mongodb": "cachette.backends.mongodb",
 }
 
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cachette._core import Store
+    from cachette._core import NetworkClient, Store
+    from cachette.config import CachetteConfig
+
+
+def check_tls_files(config: CachetteConfig) -> None:
+    """Every ``tls_*`` file that is set must be a readable file (checked at load_config)."""
+    for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        path = getattr(config, name)
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f'The "{name}" value is not a readable file.')
 
 
 class Backend(abc.ABC):
@@ -40,6 +50,31 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def flush_expired(self) -> Awaitable[int]: ...
+
+    # Bulk operations and the primitives of cross-process locks (stampede protection). The
+    # defaults below are correct but not atomic across processes and not pipelined; backends
+    # override them with one engine operation each (include/cachette/net/client.hpp).
+
+    async def fetch_many(self, keys: list[str]) -> list[bytes | None]:
+        """The values of ``keys``, in order; None where absent."""
+        return [await self.fetch(key) for key in keys]
+
+    async def put_many(self, items: list[tuple[str, bytes]], ttl_ms: int) -> None:
+        for key, value in items:
+            await self.put(key, value, ttl_ms)
+
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        """Stores ``value`` only when ``key`` is absent; True when it was stored."""
+        if await self.fetch(key) is not None:
+            return False
+        await self.put(key, value, ttl_ms)
+        return True
+
+    async def clear_if_equal(self, key: str, value: bytes) -> bool:
+        """Removes ``key`` only while it holds ``value``; True when it was removed."""
+        if await self.fetch(key) != value:
+            return False
+        return await self.clear_key(key) > 0
 
     def stats(self) -> dict[str, int]:
         return {}
@@ -81,31 +116,55 @@ class LocalBackend(Backend):
         return self._store.stats()
 
 
-class ClientBackend(Backend):
-    """A network backend over an engine client whose ``get``, ``get_with_ttl``, ``set`` and
-    ``delete`` return futures resolved by the engine. Those four are bound to the client per
-    instance, so the hot operations run no Python frame of ours."""
+class NetworkBackend(Backend):
+    """Every network backend: the engine client (``cachette._core.NetworkClient``) runs each
+    operation whole, including namespace clears, flushes, bulk calls and the lock primitives.
+    The hot calls are bound to the client per instance, so they run no Python frame of ours;
+    the subclasses only parse URLs and options."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: NetworkClient) -> None:
         self._client = client
         self.fetch = client.get  # type: ignore[method-assign]
         self.fetch_with_ttl = client.get_with_ttl  # type: ignore[method-assign]
         self.put = client.set  # type: ignore[method-assign]
         self.clear_key = client.delete  # type: ignore[method-assign]
 
-    # The bound client methods above shadow these; they state the interface.
+    # The bound client methods above shadow these four; they state the interface.
     def fetch(self, key: str) -> Awaitable[bytes | None]:
-        result: Awaitable[bytes | None] = self._client.get(key)
-        return result
+        return self._client.get(key)
 
     def fetch_with_ttl(self, key: str) -> Awaitable[tuple[int, bytes] | None]:
-        result: Awaitable[tuple[int, bytes] | None] = self._client.get_with_ttl(key)
-        return result
+        return self._client.get_with_ttl(key)
 
     def put(self, key: str, value: bytes, ttl_ms: int) -> Awaitable[None]:
-        result: Awaitable[None] = self._client.set(key, value, ttl_ms)
-        return result
+        return self._client.set(key, value, ttl_ms)
 
     def clear_key(self, key: str) -> Awaitable[int]:
-        result: Awaitable[int] = self._client.delete(key)
-        return result
+        return self._client.delete(key)
+
+    def clear_namespace(self, namespace: str) -> Awaitable[int]:
+        return self._client.clear_prefix(namespace + ":")
+
+    def flush(self) -> Awaitable[int]:
+        return self._client.flush()
+
+    def flush_expired(self) -> Awaitable[int]:
+        return self._client.flush_expired()
+
+    async def fetch_many(self, keys: list[str]) -> list[bytes | None]:
+        return await self._client.get_many(keys)
+
+    async def put_many(self, items: list[tuple[str, bytes]], ttl_ms: int) -> None:
+        await self._client.set_many(items, ttl_ms)
+
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        return await self._client.add(key, value, ttl_ms) == 1
+
+    async def clear_if_equal(self, key: str, value: bytes) -> bool:
+        return await self._client.delete_if_equal(key, value) == 1
+
+    def stats(self) -> dict[str, int]:
+        return self._client.stats()
+
+    async def close(self) -> None:
+        self._client.close()

@@ -4,6 +4,7 @@ that names the same ``pickle_path``. Values keep their Python type through the p
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,8 @@ from cachette.backends.base import LocalBackend
 
 if TYPE_CHECKING:
     from cachette.config import CachetteConfig
+
+logger = logging.getLogger("cachette")
 
 
 def check(config: CachetteConfig) -> None:
@@ -29,6 +32,28 @@ def check(config: CachetteConfig) -> None:
         )
 
 
+class FileBackend(LocalBackend):
+    """The file store, with the lock primitives of stampede protection done in one LMDB
+    write transaction each, so they are atomic across every process on the host."""
+
+    def __init__(self, store: _core.FileStore) -> None:
+        super().__init__(store)
+        self._file = store
+
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        return self._file.add(key, value, ttl_ms)
+
+    async def clear_if_equal(self, key: str, value: bytes) -> bool:
+        return self._file.erase_if_equal(key, value)
+
+
 def create(config: CachetteConfig) -> LocalBackend:
     assert config.pickle_path is not None  # required by the configuration
-    return LocalBackend(_core.FileStore(config.pickle_path, max_size=config.pickle_max_size))
+    store = _core.FileStore(
+        config.pickle_path, max_size=config.pickle_max_size, strict=config.pickle_strict
+    )
+    if store.recovery_note:
+        # A damaged store was moved aside: the cache starts empty, which is safe, but an
+        # operator wants to know (and may want the damaged file for a post-mortem).
+        logger.warning("%s", store.recovery_note)
+    return FileBackend(store)

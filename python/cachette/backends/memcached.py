@@ -13,14 +13,11 @@ credentials.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cachette.backends.base import Backend, ClientBackend
-from cachette.exceptions import CachetteTimeoutError
+from cachette.backends.base import Backend, NetworkBackend, check_tls_files
 
 if TYPE_CHECKING:
     from cachette.config import CachetteConfig
@@ -136,6 +133,7 @@ def parse_servers(value: str) -> list[ServerSpec]:
 def check(config: CachetteConfig) -> None:
     if config.memcached_host is not None:
         parse_servers(config.memcached_host)
+    check_tls_files(config)
 
 
 def create(config: CachetteConfig) -> Backend:
@@ -143,80 +141,25 @@ def create(config: CachetteConfig) -> Backend:
     return MemcachedBackend(config, parse_servers(config.memcached_host))
 
 
-# delete_stored sends one pipelined request per chunk (the engine counts replies in 16 bits).
-_DELETE_CHUNK = 8192
-
-
-class MemcachedBackend(ClientBackend):
-    """Every method returns an asyncio future resolved by the engine (one round trip), except
-    the namespace clear and the flush, which run a key dump on every server first."""
+class MemcachedBackend(NetworkBackend):
+    """Namespace clears and flushes run a key dump on every server first, inside the engine
+    (docs/memcached-namespaces.md)."""
 
     def __init__(self, config: CachetteConfig, servers: list[ServerSpec]) -> None:
-        from cachette import _core
+        from cachette._core import memcached_client
 
-        self._timeout = config.timeout
-        client = _core.MemcachedClient(
-            [(s.host, s.port, s.unix_path, s.username, s.password, s.tls) for s in servers],
-            timeout=config.timeout,
-            connect_timeout=config.connect_timeout,
-            pool_size=config.pool_size,
-            tls_ca_file=config.tls_ca_file or "",
-            tls_cert_file=config.tls_cert_file or "",
-            tls_key_file=config.tls_key_file or "",
+        super().__init__(
+            memcached_client(
+                [(s.host, s.port, s.unix_path, s.username, s.password, s.tls) for s in servers],
+                timeout=config.timeout,
+                connect_timeout=config.connect_timeout,
+                pool_size=config.pool_size,
+                tls_ca_file=config.tls_ca_file or "",
+                tls_cert_file=config.tls_cert_file or "",
+                tls_key_file=config.tls_key_file or "",
+            )
         )
-        super().__init__(client)
-        self._client: _core.MemcachedClient = client
+        self.servers = servers
 
-    async def _dump(self, server: int, prefix: str | None) -> Any:
-        """One server's key dump, retried while its LRU crawler is busy (another dump, or the
-        server's own crawl), for at most ten times the operation timeout."""
-        deadline = time.monotonic() + 10 * self._timeout
-        delay = 0.005
-        while True:
-            result: Any
-            if prefix is None:
-                result = await self._client.dump_count(server)
-            else:
-                result = await self._client.dump_prefix(server, prefix)
-            if result is not None:
-                return result
-            if time.monotonic() + delay > deadline:
-                name = self._client.server_name(server)
-                raise CachetteTimeoutError(f"the LRU crawler of {name} stayed busy; retry later")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
-
-    async def _clear_server(self, server: int, prefix: str) -> int:
-        keys: list[bytes] = (await self._dump(server, prefix))[1]  # (cursor, keys)
-        removed = 0
-        for start in range(0, len(keys), _DELETE_CHUNK):
-            removed += await self._client.delete_stored(server, keys[start : start + _DELETE_CHUNK])
-        return removed
-
-    async def clear_namespace(self, namespace: str) -> int:
-        counts = await asyncio.gather(
-            *(self._clear_server(i, namespace + ":") for i in range(self._client.server_count))
-        )
-        return sum(counts)
-
-    async def _flush_server(self, server: int) -> int:
-        count: int = await self._dump(server, None)
-        await self._client.flush_all(server)
-        return count
-
-    async def flush(self) -> int:
-        """Counts each server's items with a key dump, then flush_all: the count is what was
-        there just before (items written in between are removed too but not counted)."""
-        counts = await asyncio.gather(
-            *(self._flush_server(i) for i in range(self._client.server_count))
-        )
-        return sum(counts)
-
-    async def flush_expired(self) -> int:
-        return 0  # memcached reclaims expired items itself
-
-    def stats(self) -> dict[str, int]:
-        return self._client.stats()
-
-    async def close(self) -> None:
-        self._client.close()
+    def __repr__(self) -> str:
+        return f"<MemcachedBackend {', '.join(s.name for s in self.servers)}>"

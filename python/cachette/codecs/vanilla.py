@@ -1,9 +1,9 @@
-"""The default codec: values are stored as their string form and always come back as ``str``
-(``put(k, 123)`` then ``fetch(k)`` gives ``"123"``), as in the 0.1.x releases.
+"""The default codec: values are stored as their string form and always come back as ``str``,
+exactly as in the 0.1.x releases: ``fetch`` returns ``str(value)`` for every value put
+(``put(k, 123)`` gives ``"123"``, ``put(k, b"A")`` gives ``"b'A'"``).
 
-``str`` values are stored as UTF-8; ``bytes`` are stored as they are and come back decoded
-as UTF-8 (bytes that are not UTF-8 come back as surrogate escapes, byte for byte, and such a
-str stores the same bytes again); anything else is stored as ``str(value)``.
+``str`` values are stored as UTF-8. A str holding surrogate escapes (what reading back bytes
+that are not UTF-8 gives) stores those bytes again.
 """
 
 from __future__ import annotations
@@ -12,26 +12,18 @@ from typing import Any
 
 from cachette.codecs import BaseCodec
 
-_BINARY = (bytes, bytearray, memoryview)
-
 
 def _fast_encode(value: Any) -> bytes:
     # Strict UTF-8: a str holding surrogate escapes raises, and the facade falls back to
     # _encode below.
     if type(value) is str:
         return value.encode()
-    if isinstance(value, str):
-        return str.encode(value)
-    if isinstance(value, _BINARY):
-        return bytes(value)
     return str(value).encode()
 
 
 def _encode(value: Any) -> bytes:
-    if isinstance(value, _BINARY):
-        return bytes(value)
     text = value if isinstance(value, str) else str(value)
-    return text.encode("utf-8", "surrogateescape")
+    return str.encode(text, "utf-8", "surrogateescape")
 
 
 def _decode(data: bytes) -> str:

@@ -24,26 +24,13 @@ std::string unique(std::string_view stem) {
          std::to_string(std::random_device{}());
 }
 
-// clear(namespace=) as the Python backend runs it: dump every server, delete what matched.
+// clear(namespace=): one whole engine operation over every server.
 std::int64_t clear_prefix(Client& c, const std::string& prefix) {
-  std::int64_t removed = 0;
-  for (std::size_t s = 0; s < c.server_count(); ++s) {
-    Waiter w;
-    Result dump;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      c.dump_prefix(s, prefix, w.queue(), token(0));
-      dump = w.one();
-      if (dump.kind != Kind::nil) break;  // nil: the crawler was busy
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    EXPECT_EQ(dump.kind, Kind::list) << dump.value;
-    if (dump.items.empty()) continue;
-    c.delete_stored(s, dump.items, w.queue(), token(1));
-    Result del = w.one();
-    EXPECT_EQ(del.kind, Kind::integer) << del.value;
-    removed += del.integer;
-  }
-  return removed;
+  Waiter w;
+  c.clear_prefix(prefix, w.queue(), token(0));
+  Result r = w.one();
+  EXPECT_EQ(r.kind, Kind::integer) << r.value;
+  return r.integer;
 }
 
 std::vector<std::string> awkward_keys() {
@@ -222,15 +209,13 @@ TEST(MemcacheClient, FlushCountsThenEmptiesEveryServer) {
   Waiter w;
   for (int i = 0; i < 50; ++i) c.set("f" + std::to_string(i), "v", 60000, w.queue(), token(i));
   w.collect(50);
-  c.dump_count(0, w.queue(), token(1));
+  c.flush(w.queue(), token(1));
   Result count = w.one();
   EXPECT_EQ(count.kind, Kind::integer) << count.value;
   EXPECT_EQ(count.integer, 50);
-  c.flush_all(0, w.queue(), token(2));
-  EXPECT_EQ(w.one().kind, Kind::ok);
   c.get("f1", w.queue(), token(3));
   EXPECT_EQ(w.one().kind, Kind::nil);
-  c.dump_count(0, w.queue(), token(4));
+  c.flush(w.queue(), token(4));
   EXPECT_EQ(w.one().integer, 0);
 }
 
@@ -318,6 +303,6 @@ TEST(MemcacheClient, ThreadedPipelinedRequestsAllComplete) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
-  const Client::Stats s = c.stats();
+  const cachette::net::ClientStats s = c.stats();
   EXPECT_GE(s.hits, static_cast<std::uint64_t>(kThreads * kPerThread));
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -46,9 +47,13 @@ TEST_F(FileStoreTest, RoundTripsBytesAndReportsTtlAndAge) {
   auto hit = store.get_with_ttl("k");
   ASSERT_TRUE(hit.has_value());
   EXPECT_EQ(hit->value, value);
-  EXPECT_GT(hit->ttl_ms, 0);
-  EXPECT_LE(hit->ttl_ms, 60'000);
-  EXPECT_GE(hit->age_ms, 0);
+  EXPECT_EQ(hit->ttl_ms, 60'000);
+  EXPECT_EQ(hit->age_ms, 0);
+  advance(1500ms);
+  hit = store.get_with_ttl("k");
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->ttl_ms, 58'500);
+  EXPECT_EQ(hit->age_ms, 1500);
   EXPECT_FALSE(store.get("missing").has_value());
 
   store.put("k", "second", kNoExpiry);
@@ -67,23 +72,37 @@ TEST_F(FileStoreTest, EmptyValuesAreValues) {
   EXPECT_EQ(*hit, "");
 }
 
-TEST_F(FileStoreTest, RefusesBadTtlAndEmptyKey) {
+TEST_F(FileStoreTest, RefusesBadTtl) {
   FileStore store(options());
   EXPECT_THROW(store.put("k", "v", 0), Error);
   EXPECT_THROW(store.put("k", "v", -5), Error);
-  EXPECT_THROW(store.put("", "v", 1000), Error);
+}
+
+// Every other store takes the empty key, and the README says any str is a key.
+TEST_F(FileStoreTest, TheEmptyKeyIsAKeyDistinctFromEveryOther) {
+  FileStore store(options());
   EXPECT_FALSE(store.get("").has_value());
   EXPECT_EQ(store.erase(""), 0u);
+  store.put("", "empty", 60000);
+  const std::string nuls(448, '\0');
+  store.put(nuls, "nuls", 60000);
+  store.put(nuls + std::string(40, '\0'), "long nuls", 60000);
+  EXPECT_EQ(store.get(""), std::optional<std::string>("empty"));
+  EXPECT_EQ(store.get(nuls), std::optional<std::string>("nuls"));
+  EXPECT_EQ(store.get(nuls + std::string(40, '\0')), std::optional<std::string>("long nuls"));
+  EXPECT_EQ(store.erase_prefix(std::string(1, '\0')), 2u);  // not the empty key
+  EXPECT_EQ(store.erase(""), 1u);
+  EXPECT_FALSE(store.get("").has_value());
 }
 
 TEST_F(FileStoreTest, ExpiredEntriesAreNeverReturnedAndAreSwept) {
   FileStore store(options());
-  // A put reclaims entries already expired, so the short ones go last and live long enough
-  // (200 ms) to outlast the puts even on a loaded machine.
   store.put("long", "y", 600'000);
   store.put("short:1", "x", 200);
   store.put("short:2", "x", 200);
-  std::this_thread::sleep_for(300ms);
+  advance(199ms);
+  EXPECT_TRUE(store.get("short:1").has_value());
+  advance(1ms);  // expiry is inclusive: at exactly 200 ms the entry is gone
   EXPECT_FALSE(store.get("short:1").has_value());
   EXPECT_FALSE(store.get_with_ttl("short:2").has_value());
   EXPECT_TRUE(store.get("long").has_value());
@@ -99,7 +118,7 @@ TEST_F(FileStoreTest, EraseCountsOnlyLiveEntries) {
   FileStore store(options());
   store.put("a", "1", 60'000);
   store.put("gone", "2", 1);
-  std::this_thread::sleep_for(20ms);
+  advance(20ms);
   EXPECT_EQ(store.erase("a"), 1u);
   EXPECT_EQ(store.erase("a"), 0u);
   EXPECT_EQ(store.erase("gone"), 0u);  // removed, but it was already expired
@@ -170,7 +189,7 @@ TEST_F(FileStoreTest, FlushCountsLiveEntriesAndEmptiesTheStore) {
   FileStore store(options());
   for (int i = 0; i < 50; ++i) store.put("k" + std::to_string(i), "v", 60'000);
   store.put("expired", "v", 1);
-  std::this_thread::sleep_for(20ms);
+  advance(20ms);
   EXPECT_EQ(store.flush(), 50u);
   EXPECT_EQ(store.stats().entries, 0u);
   EXPECT_EQ(store.stats().bytes, 0u);
@@ -266,7 +285,7 @@ TEST_F(FileStoreTest, SizeLimitReclaimsExpiredEntriesBeforeLiveOnes) {
   const std::string value(100'000, 'v');
   for (int i = 0; i < 5; ++i) store.put("live" + std::to_string(i), value, 600'000);
   for (int i = 0; i < 5; ++i) store.put("dying" + std::to_string(i), value, 1);
-  std::this_thread::sleep_for(20ms);
+  advance(20ms);
   store.put("new", value, 600'000);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(store.get("live" + std::to_string(i)).has_value());
   EXPECT_EQ(store.stats().evictions, 0u);
@@ -333,4 +352,69 @@ TEST_F(FileStoreTest, ThreadedReadersAndWritersAgree) {
 }
 
 }  // namespace
+}  // namespace cachette::testing
+
+namespace cachette::testing {
+
+TEST_F(FileStoreTest, AddStoresOnlyWhenNoLiveEntry) {
+  FileStore store(options());
+  EXPECT_TRUE(store.add("lock", "token-a", 60'000));
+  EXPECT_FALSE(store.add("lock", "token-b", 60'000));
+  std::string seen;
+  store.visit(
+      "lock",
+      [](void* out, std::string_view value, std::int64_t, std::int64_t) {
+        *static_cast<std::string*>(out) = std::string(value);
+      },
+      &seen);
+  EXPECT_EQ(seen, "token-a");
+  // an expired entry counts as absent
+  EXPECT_TRUE(store.add("short", "one", 1));
+  advance(20ms);
+  EXPECT_TRUE(store.add("short", "two", 60'000));
+}
+
+TEST_F(FileStoreTest, AddIsSeenByAnotherStoreOnThePath) {
+  FileStore first(options());
+  FileStore second(options());
+  EXPECT_TRUE(first.add("k", "1", 60'000));
+  EXPECT_FALSE(second.add("k", "2", 60'000));
+  EXPECT_TRUE(second.erase_if_equal("k", "1"));
+  EXPECT_TRUE(second.add("k", "2", 60'000));
+}
+
+TEST_F(FileStoreTest, EraseIfEqualRemovesOnlyTheMatchingValue) {
+  FileStore store(options());
+  store.put("lock", "mine", 60'000);
+  EXPECT_FALSE(store.erase_if_equal("lock", "theirs"));
+  EXPECT_FALSE(store.erase_if_equal("lock", "min"));
+  EXPECT_FALSE(store.erase_if_equal("absent", "mine"));
+  EXPECT_TRUE(store.erase_if_equal("lock", "mine"));
+  EXPECT_FALSE(store.erase_if_equal("lock", "mine"));
+  EXPECT_EQ(store.stats().entries, 0u);
+  EXPECT_EQ(store.stats().bytes, 0u);
+}
+
+TEST_F(FileStoreTest, AddAndEraseIfEqualWorkOnHashedKeys) {
+  FileStore store(options());
+  const std::string key(600, 'x');
+  EXPECT_TRUE(store.add(key, "t", 60'000));
+  EXPECT_FALSE(store.add(key, "u", 60'000));
+  EXPECT_TRUE(store.erase_if_equal(key, "t"));
+  EXPECT_EQ(store.stats().entries, 0u);
+}
+
+TEST_F(FileStoreTest, ConcurrentAddsHaveExactlyOneWinner) {
+  FileStore store(options());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      if (store.add("race", std::to_string(i), 60'000)) winners.fetch_add(1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
 }  // namespace cachette::testing

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 
 #include "cachette/file_store.hpp"
@@ -23,12 +26,22 @@ class FileStoreTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  /// Every store a test opens reads this manual clock: expiry is exercised by advancing it,
+  /// never by sleeping. It starts at the real wall-clock time, so entries stay comparable
+  /// with any store opened on the same path with the default clock.
   FileStoreOptions options(std::uint64_t max_size = 0) const {
     FileStoreOptions o;
     o.path = path_;
     o.max_size = max_size;
+    o.clock = [now = now_ms_] { return now->load(); };
     return o;
   }
+  void advance(std::chrono::milliseconds by) { *now_ms_ += by.count(); }
+
+  std::shared_ptr<std::atomic<std::int64_t>> now_ms_ = std::make_shared<std::atomic<std::int64_t>>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
 
   static std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

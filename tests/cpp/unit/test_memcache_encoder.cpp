@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "cachette/memcache/protocol.hpp"
+#include "cachette/memcache/encoder.hpp"
 
 namespace mc = cachette::memcache;
 
@@ -77,10 +77,15 @@ TEST(MemcacheEncoder, DeleteArithmeticAndClassicCommands) {
             "lru_crawler metadump all\r\n");
 }
 
-TEST(MemcacheEncoder, AuthIsASetOfUserSpacePassword) {
+TEST(MemcacheEncoder, AuthIsASetOfUserSpacePasswordThatNoServerCanStore) {
   std::string out;
   ASSERT_TRUE(mc::encode_auth(out, "alice", "s3cret"));
-  EXPECT_EQ(out, "set auth 0 0 12\r\nalice s3cret\r\n");
+  std::string padding;
+  for (int i = 0; i < mc::kLoginPadding; ++i) padding += " !";
+  const std::string data = "alice s3cret" + padding;
+  const std::string key = "cachette-login" + std::string(mc::kMaxKeyToken + 1 - 14, '_');
+  EXPECT_EQ(out,
+            "set " + key + " 0 0 " + std::to_string(data.size()) + "\r\n" + data + "\r\nmn\r\n");
   out.clear();
   EXPECT_FALSE(mc::encode_auth(out, "al ice", "x"));
   EXPECT_FALSE(mc::encode_auth(out, "a:b", "x"));

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cachette/memcache/protocol.hpp"
+#include "cachette/memcache/parser.hpp"
 
 namespace mc = cachette::memcache;
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +19,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace std::string_literals;
+
+// Expiry without sleeping: the store reads this clock, and only the test moves it.
+struct ManualClock {
+  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1000);
+  void advance(std::chrono::milliseconds by) { *ms += by.count(); }
+  MemoryStoreOptions options(MemoryStoreOptions o = {}) const {
+    o.clock = [ms = ms] { return ms->load(); };
+    return o;
+  }
+};
 
 constexpr std::uint64_t kHeader = 32;  // charged per entry on top of key and value
 
@@ -98,9 +109,9 @@ TEST(MemoryStore, LongKeysAndValuesRoundTrip) {
 }
 
 TEST(MemoryStore, RejectsBadOptionsAndTtl) {
-  EXPECT_THROW(MemoryStore(MemoryStoreOptions{1 << 20, 3}), Error);
-  EXPECT_THROW(MemoryStore(MemoryStoreOptions{1 << 20, 0}), Error);
-  EXPECT_THROW(MemoryStore(MemoryStoreOptions{0, 4}), Error);
+  EXPECT_THROW(MemoryStore(MemoryStoreOptions{1 << 20, 3, {}}), Error);
+  EXPECT_THROW(MemoryStore(MemoryStoreOptions{1 << 20, 0, {}}), Error);
+  EXPECT_THROW(MemoryStore(MemoryStoreOptions{0, 4, {}}), Error);
   MemoryStore store;
   try {
     store.put("k", "v", 0);
@@ -113,7 +124,7 @@ TEST(MemoryStore, RejectsBadOptionsAndTtl) {
 }
 
 TEST(MemoryStore, ThrowingSinkLeavesTheStoreUsable) {
-  MemoryStore store(MemoryStoreOptions{1 << 20, 1});
+  MemoryStore store(MemoryStoreOptions{1 << 20, 1, {}});
   store.put("k", "v", kNoExpiry);
   auto throwing = [](void*, std::string_view, std::int64_t, std::int64_t) {
     throw std::runtime_error("sink failed");
@@ -123,10 +134,11 @@ TEST(MemoryStore, ThrowingSinkLeavesTheStoreUsable) {
 }
 
 TEST(MemoryStore, TtlAndAgeAreReported) {
-  MemoryStore store;
+  ManualClock clock;
+  MemoryStore store(clock.options());
   store.put("forever", "v", kNoExpiry);
   store.put("timed", "v", 10'000);
-  std::this_thread::sleep_for(20ms);
+  clock.advance(20ms);
   auto forever = store.get_with_ttl("forever");
   ASSERT_TRUE(forever);
   EXPECT_EQ(forever->ttl_ms, kNoExpiry);
@@ -146,11 +158,12 @@ TEST(MemoryStore, TtlAndAgeAreReported) {
 }
 
 TEST(MemoryStore, ExpiredEntriesAreNeverReturnedAndReclaimedLazily) {
-  MemoryStore store;
+  ManualClock clock;
+  MemoryStore store(clock.options());
   store.put("short", "v", 30);
   store.put("long", "v", 60'000);
   EXPECT_EQ(store.get("short"), "v");
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
   EXPECT_EQ(store.get("short"), std::nullopt);
   EXPECT_EQ(store.get("long"), "v");
   StoreStats s = store.stats();
@@ -161,18 +174,19 @@ TEST(MemoryStore, ExpiredEntriesAreNeverReturnedAndReclaimedLazily) {
 
   // erase of an expired entry reclaims it but does not report it as removed.
   store.put("gone", "v", 30);
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
   EXPECT_EQ(store.erase("gone"), 0u);
   EXPECT_EQ(store.stats().expirations, 2u);
   EXPECT_EQ(store.stats().entries, 1u);
 }
 
 TEST(MemoryStore, FlushExpiredCountsWhatItReclaims) {
-  MemoryStore store;
+  ManualClock clock;
+  MemoryStore store(clock.options());
   for (int i = 0; i < 50; ++i) store.put("exp:" + std::to_string(i), "value", 30);
   for (int i = 0; i < 7; ++i) store.put("keep:" + std::to_string(i), "value", kNoExpiry);
   EXPECT_EQ(store.flush_expired(), 0u);
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
   EXPECT_EQ(store.flush_expired(), 50u);
   EXPECT_EQ(store.flush_expired(), 0u);
   StoreStats s = store.stats();
@@ -182,10 +196,11 @@ TEST(MemoryStore, FlushExpiredCountsWhatItReclaims) {
 }
 
 TEST(MemoryStore, FlushCountsOnlyLiveEntries) {
-  MemoryStore store;
+  ManualClock clock;
+  MemoryStore store(clock.options());
   store.put("a", "1", 30);
   store.put("b", "2", 30);
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
   for (int i = 0; i < 3; ++i) store.put("live" + std::to_string(i), "v", kNoExpiry);
   EXPECT_EQ(store.flush(), 3u);
   StoreStats s = store.stats();
@@ -198,13 +213,14 @@ TEST(MemoryStore, FlushCountsOnlyLiveEntries) {
 }
 
 TEST(MemoryStore, ErasePrefixTakesGlobCharactersLiterally) {
-  MemoryStore store;
+  ManualClock clock;
+  MemoryStore store(clock.options());
   for (const char* key : {"user:1", "user:2", "users", "u*er:1", "u*er:2", "a?b:1", "axb:1",
                           "[x]:1", "x:1", "user"}) {
     store.put(key, "v", kNoExpiry);
   }
   store.put("user:expired", "v", 30);
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
 
   EXPECT_EQ(store.erase_prefix("u*er:"), 2u);
   EXPECT_EQ(store.get("user:1"), "v");
@@ -223,7 +239,7 @@ TEST(MemoryStore, ErasePrefixTakesGlobCharactersLiterally) {
 
 TEST(MemoryStore, SieveEvictsTheFirstUnvisitedEntryFromTheTail) {
   // Each entry charges 32 + 2 + 14 = 48 bytes; the budget holds exactly four.
-  MemoryStore store(MemoryStoreOptions{4 * 48, 1});
+  MemoryStore store(MemoryStoreOptions{4 * 48, 1, {}});
   auto value = [](char c) { return std::string(14, c); };
   for (const char* key : {"k1", "k2", "k3", "k4"}) store.put(key, value(key[1]), kNoExpiry);
   ASSERT_EQ(store.stats().entries, 4u);
@@ -253,14 +269,15 @@ TEST(MemoryStore, SieveEvictsTheFirstUnvisitedEntryFromTheTail) {
 }
 
 TEST(MemoryStore, EvictionPrefersExpiredEntries) {
-  MemoryStore store(MemoryStoreOptions{4 * 48, 1});
+  ManualClock clock;
+  MemoryStore store(clock.options(MemoryStoreOptions{4 * 48, 1, {}}));
   const std::string v(14, 'v');
   store.put("k1", v, kNoExpiry);
   store.put("k2", v, kNoExpiry);
   store.put("k3", v, 30);
   store.put("k4", v, kNoExpiry);
   for (const char* key : {"k1", "k2", "k3", "k4"}) ASSERT_TRUE(store.get(key));
-  std::this_thread::sleep_for(60ms);
+  clock.advance(60ms);
   store.put("k5", v, kNoExpiry);
   StoreStats s = store.stats();
   EXPECT_EQ(s.evictions, 0u);
@@ -270,7 +287,7 @@ TEST(MemoryStore, EvictionPrefersExpiredEntries) {
 
 TEST(MemoryStore, ByteBudgetIsNeverExceeded) {
   for (std::uint32_t shards : {1u, 4u}) {
-    MemoryStore store(MemoryStoreOptions{64 << 10, shards});
+    MemoryStore store(MemoryStoreOptions{64 << 10, shards, {}});
     std::mt19937_64 rng(shards);
     for (int i = 0; i < 20'000; ++i) {
       const std::string key = "key:" + std::to_string(rng() % 3000);
@@ -289,7 +306,7 @@ TEST(MemoryStore, ByteBudgetIsNeverExceeded) {
 TEST(MemoryStore, MixedSizesKeepFittingAfterChurn) {
   // Small and large entries alternate in a tight shard: freed small blocks must coalesce so
   // large ones still fit without emptying the shard every time.
-  MemoryStore store(MemoryStoreOptions{16 << 10, 1});
+  MemoryStore store(MemoryStoreOptions{16 << 10, 1, {}});
   for (int round = 0; round < 2000; ++round) {
     const std::string key = "k" + std::to_string(round);
     const std::size_t size = round % 10 == 0 ? 4000 : 40 + round % 200;
@@ -301,7 +318,7 @@ TEST(MemoryStore, MixedSizesKeepFittingAfterChurn) {
 }
 
 TEST(MemoryStore, TooLargeEntryLeavesTheOldValueIntact) {
-  MemoryStore store(MemoryStoreOptions{4096, 1});
+  MemoryStore store(MemoryStoreOptions{4096, 1, {}});
   store.put("k", "small", kNoExpiry);
   const StoreStats before = store.stats();
   try {
@@ -320,7 +337,7 @@ TEST(MemoryStore, TooLargeEntryLeavesTheOldValueIntact) {
 }
 
 TEST(MemoryStore, BytesTrackChargedSizesThroughUpdates) {
-  MemoryStore store(MemoryStoreOptions{1 << 20, 2});
+  MemoryStore store(MemoryStoreOptions{1 << 20, 2, {}});
   std::mt19937_64 rng(3);
   std::map<std::string, std::string> live;
   for (int i = 0; i < 5000; ++i) {
@@ -346,7 +363,7 @@ TEST(MemoryStore, BytesTrackChargedSizesThroughUpdates) {
 }
 
 TEST(MemoryStore, ConcurrentMixedOperationsKeepInvariants) {
-  MemoryStore store(MemoryStoreOptions{256 << 10, 8});
+  MemoryStore store(MemoryStoreOptions{256 << 10, 8, {}});
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> reads{0};
   std::atomic<bool> corrupt{false};

@@ -24,7 +24,7 @@ struct Harness {
       : queue(std::make_shared<CompletionQueue>()),
         connection(std::make_unique<redis::RespProtocol>(
             std::make_shared<const redis::Credentials>(std::move(credentials)),
-            std::make_shared<redis::Counters>())) {}
+            std::make_shared<net::HitCounters>())) {}
 
   std::string written() {
     const std::string* out = connection.begin_write();
@@ -127,7 +127,7 @@ TEST(NetConnection, ServerWithoutHelloFallsBackToResp2) {
   credentials.password = "pw";
   auto shared = std::make_shared<const redis::Credentials>(credentials);
   auto protocol =
-      std::make_unique<redis::RespProtocol>(shared, std::make_shared<redis::Counters>());
+      std::make_unique<redis::RespProtocol>(shared, std::make_shared<net::HitCounters>());
   redis::RespProtocol* raw = protocol.get();
   Connection c(std::move(protocol));
   c.on_connected(Clock::now());

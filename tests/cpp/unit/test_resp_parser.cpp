@@ -168,6 +168,112 @@ TEST(RespParser, LargeBulkInPieces) {
   EXPECT_EQ(p.reply()[1].text, value);
 }
 
+// The engine's read loop: prepare(16 KiB), receive at most what the region offers, commit,
+// parse; `fed` carries over between calls. Records where each read landed.
+struct Landing {
+  const char* at;
+  std::size_t n;
+};
+
+Status receive_like_the_engine(Parser& p, std::string_view wire, std::size_t chunk,
+                               std::size_t& fed, std::vector<Landing>* landings = nullptr) {
+  Status s = p.next();
+  while (s == Status::need_more && fed < wire.size()) {
+    auto room = p.prepare(16 << 10);
+    const std::size_t n = std::min({room.size(), chunk, wire.size() - fed});
+    std::memcpy(room.data(), wire.data() + fed, n);
+    p.commit(n);
+    fed += n;
+    if (landings != nullptr) landings->push_back({room.data(), n});
+    s = p.next();
+  }
+  return s;
+}
+
+TEST(RespParser, LargeTopLevelBulkIsReceivedIntoItsOwnBuffer) {
+  std::string value(1 << 20, 'v');
+  value[0] = 'a';
+  value[value.size() - 1] = 'z';
+  const std::string wire = "$" + std::to_string(value.size()) + "\r\n" + value + "\r\n+OK\r\n";
+  for (std::size_t chunk : {1000u, 4096u, 65536u, 1u << 21}) {
+    Parser p;
+    std::vector<Landing> landings;
+    std::size_t fed = 0;
+    ASSERT_EQ(receive_like_the_engine(p, wire, chunk, fed, &landings), Status::complete) << chunk;
+    ASSERT_TRUE(p.owns_payload());
+    ASSERT_EQ(p.reply().size(), 1u);
+    EXPECT_EQ(p.reply()[0].type, Type::bulk_string);
+    EXPECT_EQ(p.reply()[0].size, value.size());
+    EXPECT_EQ(p.reply()[0].text, value);
+    const std::string taken = p.take_payload();
+    EXPECT_EQ(taken, value);
+    // Past the first read, the socket's bytes went straight into the buffer handed over.
+    std::size_t in_place = 0;
+    for (const Landing& l : landings) {
+      if (l.at >= taken.data() && l.at < taken.data() + taken.size()) in_place += l.n;
+    }
+    EXPECT_GE(in_place, value.size() - (16u << 10)) << chunk;
+    EXPECT_FALSE(p.owns_payload());
+    EXPECT_EQ(p.take_payload(), "");
+    // The reply after it parses from the ordinary buffer.
+    ASSERT_EQ(receive_like_the_engine(p, wire, chunk, fed), Status::complete) << chunk;
+    EXPECT_EQ(p.reply()[0].type, Type::simple_string);
+    EXPECT_FALSE(p.owns_payload());
+  }
+}
+
+TEST(RespParser, OnlyLargeTopLevelBulksGetABufferOfTheirOwn) {
+  Limits limits;
+  limits.own_payload_from = 8;
+  Parser p(limits);
+  p.feed("$7\r\nshort!!\r\n*1\r\n$9\r\nin array!\r\n!9\r\nerr error\r\n$9\r\ntop level\r\n");
+  ASSERT_EQ(p.next(), Status::complete);
+  EXPECT_FALSE(p.owns_payload());
+  ASSERT_EQ(p.next(), Status::complete);
+  EXPECT_FALSE(p.owns_payload());
+  EXPECT_EQ(p.reply()[1].text, "in array!");
+  ASSERT_EQ(p.next(), Status::complete);
+  EXPECT_FALSE(p.owns_payload());
+  ASSERT_EQ(p.next(), Status::complete);
+  EXPECT_TRUE(p.owns_payload());
+  EXPECT_EQ(p.reply()[0].text, "top level");
+  // Not taken: the next call drops it.
+  EXPECT_EQ(p.next(), Status::need_more);
+  EXPECT_FALSE(p.owns_payload());
+}
+
+TEST(RespParser, LargeBulkWithoutCrlfIsAnError) {
+  Limits limits;
+  limits.own_payload_from = 4;
+  Parser p(limits);
+  p.feed("$4\r\nabcdXY");
+  EXPECT_EQ(p.next(), Status::error);
+}
+
+TEST(RespParser, EverySplitOfALargeBulkGivesTheSameReply) {
+  Limits limits;
+  limits.own_payload_from = 5;
+  const std::string input = "+OK\r\n$12\r\nhello world!\r\n:7\r\n";
+  Parser whole(limits);
+  const auto expected = parse_all(whole, input, input.size());
+  ASSERT_EQ(expected.size(), 3u);
+  for (std::size_t chunk = 1; chunk < input.size(); ++chunk) {
+    Parser p(limits);
+    EXPECT_EQ(parse_all(p, input, chunk), expected) << "chunk " << chunk;
+    Parser q(limits);
+    std::vector<std::string> replies;
+    for (std::size_t fed = 0; fed < input.size();) {
+      auto room = q.prepare(16);
+      const std::size_t n = std::min({room.size(), chunk, input.size() - fed});
+      std::memcpy(room.data(), input.data() + fed, n);
+      q.commit(n);
+      fed += n;
+      while (q.next() == Status::complete) replies.push_back(render(q.reply()));
+    }
+    EXPECT_EQ(replies, expected) << "chunk " << chunk;
+  }
+}
+
 TEST(RespParser, MalformedInputIsAnError) {
   const char* bad[] = {
       "?\r\n",   "+OK\n",  ":12a\r\n", ":+1\r\n", "$-2\r\n",       "$3\r\nabcd\r\n",

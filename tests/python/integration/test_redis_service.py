@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -47,6 +50,17 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
+        # Listening before the backend starts: a backend that finds nobody at start uses the
+        # cluster client (docs/redis.md, detection), and these tests are about the standalone one.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.1),
+            ):
+                return
+            time.sleep(0.02)
+        pytest.fail(f"redis-server did not listen on {self.port}")
 
     def kill(self) -> None:
         assert self.process is not None

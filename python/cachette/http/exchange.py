@@ -1,0 +1,336 @@
+"""Asking the origin: one request to the app, whose response is streamed through, or held
+to be stored, to freshen a stored entry from a 304, or to be replaced by a stale entry."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from cachette.http.directives import parse_cache_control, surrogate_directives
+from cachette.http.entry import Entry
+from cachette.http.freshness import may_store, response_facts, stale_if_error_allows
+from cachette.http.route import RouteOptions
+from cachette.http.serve import (
+    NOT_MODIFIED_FIELDS,
+    Headers,
+    Message,
+    Request,
+    Send,
+    not_modified,
+    serve,
+)
+from cachette.http.store import vary_names
+
+if TYPE_CHECKING:
+    from cachette.http.middleware import HttpCache
+
+__all__ = ["Exchange", "body_etag"]
+
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"trailer",
+    }
+)
+#: Fields a 304 never overwrites in the stored response (RFC 9111 §3.2).
+_NOT_UPDATED = _HOP_BY_HOP | {
+    b"age",
+    b"content-encoding",
+    b"content-length",
+    b"content-md5",
+    b"content-range",
+    b"etag",
+}
+#: Origin statuses a stale entry may replace (RFC 5861 stale-if-error).
+_ERROR_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def body_etag(body: bytes) -> bytes:
+    """A strong entity tag derived from the body alone: equal in every worker and host."""
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    return b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
+
+
+class Exchange:
+    """One request to the app: decides at the response's start whether to stream it through
+    or to hold it (to store it, to answer from a 304, or to replace an error by a stale
+    response), and finishes that when the body is complete."""
+
+    def __init__(
+        self,
+        cache: HttpCache,
+        client: Send,
+        key: str,
+        entry: Entry | None,
+        request: Request,
+        method: str,
+        request_time: float,
+        slot: Any,
+        request_headers: Headers,
+    ) -> None:
+        self.cache = cache
+        self.request_headers = request_headers
+        self.client = client
+        self.key = key
+        self.entry = entry
+        self.request = request
+        self.method = method
+        self.request_time = request_time
+        self.slot = slot
+        self.mode = ""  # "" before the start; then pass | store | update | error | done
+        self.started = False  # anything sent to the client
+        self.status = 0
+        self.headers: Headers = []
+        self.stored_headers: Headers = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.facts: Any = None
+        self.response_time = 0.0
+        self.stored: Entry | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._start(message)
+        elif kind == "http.response.body":
+            if self.mode == "pass":
+                await self.client(message)
+                return
+            body = message.get("body", b"")
+            if body:
+                self.chunks.append(body)
+                self.size += len(body)
+            if self.mode == "store" and self.size > self.cache.max_body_size:
+                await self._stream_held(message.get("more_body", False))
+                return
+            if not message.get("more_body", False):
+                await self._finish()
+        elif self.mode == "pass":
+            await self.client(message)
+
+    async def _start(self, message: Message) -> None:
+        cache = self.cache
+        self.status = status = message["status"]
+        self.headers = headers = list(message.get("headers") or [])
+        self.response_time = time.time()
+        entry = self.entry
+        if status == 304 and entry is not None and entry.has_validator:
+            self.mode = "update"
+            return
+        options = self.slot.options or cache.defaults
+        defaults = cache.defaults
+        cc_values = [v.decode("latin-1") for k, v in headers if k == b"cache-control"]
+        default_cc = options.cache_control or defaults.cache_control
+        if not cc_values and default_cc:
+            headers.append((b"cache-control", default_cc.encode("latin-1")))
+            cc_values = [default_cc]
+        response_cc = parse_cache_control(cc_values)
+        if cache.surrogate:
+            targeted = [v.decode("latin-1") for k, v in headers if k == b"surrogate-control"]
+            if targeted:
+                response_cc = surrogate_directives(targeted, cache.surrogate)
+                headers = self.headers = [(k, v) for k, v in headers if k != b"surrogate-control"]
+        if (
+            status in _ERROR_STATUSES
+            and entry is not None
+            and stale_if_error_allows(
+                entry, self.response_time, self.request.directives, cache._sie(self.slot)
+            )
+        ):
+            self.mode = "error"
+            return
+        if self.method == "GET" and self._storable(status, headers, response_cc, options):
+            self.mode = "store"
+            return
+        self.mode = "pass"
+        await self._send_start(status, headers)
+
+    def _storable(
+        self, status: int, headers: Headers, response_cc: Any, options: RouteOptions
+    ) -> bool:
+        cache = self.cache
+        facts = response_facts(
+            status,
+            headers,
+            response_cc,
+            self.request_time,
+            self.response_time,
+            shared=cache.shared,
+            heuristic_fraction=cache.heuristic_fraction,
+            heuristic_max=cache.heuristic_max,
+        )
+        ttl = options.ttl if options.ttl is not None else cache.defaults.ttl
+        explicit = facts.explicit
+        if not explicit and ttl is not None:
+            facts.lifetime = float(ttl)
+            facts.heuristic = False
+            explicit = True
+        defaults = cache.defaults
+        if not facts.stale_while_revalidate:
+            facts.stale_while_revalidate = float(
+                options.stale_while_revalidate or defaults.stale_while_revalidate or 0.0
+            )
+        if not facts.stale_if_error:
+            facts.stale_if_error = float(options.stale_if_error or defaults.stale_if_error or 0.0)
+        has_cookie = any(k == b"set-cookie" for k, _ in headers)
+        if has_cookie and cache.set_cookie == "bypass":
+            return False
+        has_validator = any(k in (b"etag", b"last-modified") for k, _ in headers)
+        if status == 200 and cache.etag:
+            has_validator = True  # one is added when the body is complete
+        if not may_store(
+            "GET",
+            status,
+            response_cc,
+            self.request.directives,
+            has_authorization=self.request.authorization,
+            has_explicit_freshness=explicit,
+            heuristic_allowed=facts.heuristic,
+            has_validator=has_validator,
+            shared=cache.shared,
+        ):
+            return False
+        if vary_names(headers) is None:
+            return False
+        self.facts = facts
+        excluded = set(_HOP_BY_HOP) | {b"age"}
+        for k, v in headers:
+            if k == b"connection":
+                excluded.update(n.strip().lower().encode() for n in v.decode().split(","))
+        if has_cookie and cache.set_cookie == "strip":
+            excluded.add(b"set-cookie")
+        for name in ("no-cache", "private"):
+            fields = response_cc.get(name)
+            if fields:
+                excluded.update(n.strip().lower().encode() for n in fields.split(","))
+        self.stored_headers = [(k, v) for k, v in headers if k not in excluded]
+        return True
+
+    async def _send_start(self, status: int, headers: Headers) -> None:
+        self.started = True
+        await self.client({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _stream_held(self, more_body: bool) -> None:
+        """Too large to store: send what was held and stream the rest."""
+        self.mode = "pass"
+        await self._send_start(self.status, self.headers)
+        body = b"".join(self.chunks)
+        self.chunks = []
+        await self.client({"type": "http.response.body", "body": body, "more_body": more_body})
+
+    async def _finish(self) -> None:
+        mode = self.mode
+        self.mode = "done"
+        cache = self.cache
+        request = self.request
+        body = b"".join(self.chunks)
+        self.chunks = []
+        if mode == "update":
+            assert self.entry is not None
+            updated = self._updated_entry(self.entry)
+            await self._save(updated)
+            await serve(updated, request, self.client, self.method)
+            return
+        if mode == "error":
+            assert self.entry is not None
+            self.started = True
+            await serve(self.entry, request, self.client, self.method)
+            return
+        # mode == "store"
+        headers = self.headers
+        declared = next((v for k, v in headers if k == b"content-length"), None)
+        if declared is not None and declared.strip() != str(len(body)).encode():
+            # a body that disagrees with its Content-Length is incomplete: never stored
+            await self._send_start(self.status, headers)
+            await self.client({"type": "http.response.body", "body": body})
+            return
+        if self.status == 200 and cache.etag and not any(k == b"etag" for k, _ in headers):
+            tag = body_etag(body)
+            headers.append((b"etag", tag))
+            self.stored_headers.append((b"etag", tag))
+        facts = self.facts
+        entry = Entry(
+            self.status,
+            self.stored_headers,
+            body,
+            self.request_time,
+            self.response_time,
+            facts.initial_age,
+            facts.lifetime,
+            facts.flags,
+            facts.stale_while_revalidate,
+            facts.stale_if_error,
+        )
+        await self._save(entry)
+        self.started = True
+        if request.conditional and not_modified(entry, request):
+            fields = [(k, v) for k, v in headers if k in NOT_MODIFIED_FIELDS]
+            await self.client({"type": "http.response.start", "status": 304, "headers": fields})
+            await self.client({"type": "http.response.body", "body": b""})
+            return
+        await self.client(
+            {"type": "http.response.start", "status": self.status, "headers": headers}
+        )
+        await self.client({"type": "http.response.body", "body": body})
+
+    async def _save(self, entry: Entry) -> None:
+        cache = self.cache
+        remaining = entry.lifetime - entry.age(time.time())
+        keep = max(cache.retain_stale, entry.stale_while_revalidate, entry.stale_if_error)
+        ttl = max(0.0, remaining) + keep
+        if ttl <= 0:
+            return
+        if await cache.store.save(self.key, entry, self.request_headers, ttl) is not None:
+            self.stored = entry
+
+    def _updated_entry(self, entry: Entry) -> Entry:
+        """The stored response freshened by a 304 (RFC 9111 §4.3.4). The 304 answers the
+        validators of this very entry, so it selects it; its own ETag does not replace ours."""
+        replaced = {k for k, _ in self.headers if k not in _NOT_UPDATED}
+        merged = [(k, v) for k, v in entry.headers if k not in replaced]
+        merged.extend((k, v) for k, v in self.headers if k not in _NOT_UPDATED)
+        cc = parse_cache_control([v.decode("latin-1") for k, v in merged if k == b"cache-control"])
+        ages = [(k, v) for k, v in self.headers if k == b"age"]
+        facts = response_facts(
+            entry.status,
+            merged + ages,
+            cc,
+            self.request_time,
+            self.response_time,
+            shared=self.cache.shared,
+            heuristic_fraction=self.cache.heuristic_fraction,
+            heuristic_max=self.cache.heuristic_max,
+        )
+        lifetime = facts.lifetime
+        if not facts.explicit and not facts.heuristic:
+            options = self.slot.options or self.cache.defaults
+            ttl = options.ttl if options.ttl is not None else self.cache.defaults.ttl
+            lifetime = float(ttl) if ttl is not None else 0.0
+        return Entry(
+            entry.status,
+            merged,
+            entry.body,
+            self.request_time,
+            self.response_time,
+            facts.initial_age,
+            lifetime,
+            facts.flags,
+            facts.stale_while_revalidate or entry.stale_while_revalidate,
+            facts.stale_if_error or entry.stale_if_error,
+        )
+
+    async def close(self) -> None:
+        """The app returned: finish a response it left incomplete (never storing it)."""
+        if self.mode == "store":
+            await self._stream_held(False)
+        elif self.mode in ("update", "error"):
+            await self._finish()

@@ -1,0 +1,457 @@
+"""Stampede protection: a cold or expiring key is computed once, not once per caller.
+
+Two layers, see docs/stampede.md:
+
+- In the process, concurrent misses for one key (per event loop) await one computation: the
+  first caller starts it as a task and every caller, the first included, awaits that task
+  through ``asyncio.shield`` (cancelling one caller never cancels the others' computation).
+- Across processes and hosts, the computation holds a lock stored in the backend itself under
+  ``LOCK_PREFIX + key``: taken with ``Backend.add`` (store only if absent) and a random token,
+  released with ``Backend.clear_if_equal`` (only by its owner). Callers that find the lock
+  taken poll the key until the value appears, the lock frees up (they take it), or
+  ``lock_timeout`` passes (they compute themselves, rather than hang).
+
+Early refresh and stale-if-error read the entry's remaining time to live: an entry is written
+to live ``ttl + stale_if_error`` seconds and is *fresh* for its first ``ttl`` seconds. Within
+``refresh_ahead`` seconds of the end of freshness one caller refreshes it in the background
+while every caller gets the current value; past freshness, callers wait for a recomputation
+and, if it raises, get the stale value instead until the entry expires.
+
+``run_once`` offers the coalescing and the lock without the value storage, for callers that
+store and serve their results themselves: the HTTP response cache (``cachette.http``) runs on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import secrets
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+
+from cachette._core import DEFAULT_LOCK_TIMEOUT
+from cachette.exceptions import CachetteValueError
+
+if TYPE_CHECKING:
+    from cachette.backends import Backend
+    from cachette.core import Cachette, _Runtime
+
+__all__ = ["LOCK_PREFIX", "Policy", "get_or_set", "memoize", "stats"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+#: Lock keys are ``LOCK_PREFIX + key``. The ASCII unit separator (0x1F) never appears in keys
+#: built from text, URLs or identifiers, and no namespace clear of a user namespace
+#: (``"name:"``) can match a key that starts with it.
+LOCK_PREFIX: Final = "\x1fcachette-lock\x1f"
+
+_FIRST_POLL = 0.005  # seconds; the poll interval grows by half each time up to _LAST_POLL
+_LAST_POLL = 0.025
+_MISSING: Final = object()
+_log = logging.getLogger("cachette")
+
+#: Awaits an operation on the backend, answering ``fallback`` when its caller fails open.
+Guard = Callable[[Awaitable[Any], Any], Awaitable[Any]]
+
+
+class _Counters:
+    __slots__ = (
+        "coalesced_waits",
+        "early_refreshes",
+        "lock_timeouts",
+        "lock_waits",
+        "stale_serves",
+    )
+
+    def __init__(self) -> None:
+        self.coalesced_waits = 0  # callers that awaited a computation another caller started
+        self.lock_waits = 0  # computations that found the backend lock taken and waited
+        self.lock_timeouts = 0  # ... and gave up after lock_timeout and computed themselves
+        self.early_refreshes = 0  # background refreshes started near the end of freshness
+        self.stale_serves = 0  # stale values returned because a recomputation raised
+
+
+_counters = _Counters()
+
+
+def stats() -> dict[str, int]:
+    """This process's stampede counters (merged into ``Cachette.stats()``)."""
+    c = _counters
+    return {
+        "coalesced_waits": c.coalesced_waits,
+        "lock_waits": c.lock_waits,
+        "lock_timeouts": c.lock_timeouts,
+        "early_refreshes": c.early_refreshes,
+        "stale_serves": c.stale_serves,
+    }
+
+
+class Policy:
+    """How one ``get_or_set`` call computes and keeps its value, in milliseconds."""
+
+    __slots__ = ("lock", "lock_timeout", "lock_ttl_ms", "refresh_ahead_ms", "stale_ms", "ttl")
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        lock: bool,
+        lock_timeout: float,
+        lock_ttl: float | None,
+        refresh_ahead: float | None,
+        stale_if_error: float | None,
+    ) -> None:
+        self.ttl = ttl  # seconds of freshness
+        self.lock = lock
+        self.lock_timeout = _seconds("lock_timeout", lock_timeout, allow_zero=True)
+        self.lock_ttl_ms = max(1, int(1000 * _seconds("lock_ttl", lock_ttl or lock_timeout or 1)))
+        self.refresh_ahead_ms = int(1000 * _seconds("refresh_ahead", refresh_ahead or 0, True))
+        self.stale_ms = int(1000 * _seconds("stale_if_error", stale_if_error or 0, True))
+        if self.refresh_ahead_ms >= ttl * 1000:
+            raise CachetteValueError(
+                f"refresh_ahead ({refresh_ahead}) must be shorter than the ttl ({ttl})"
+            )
+
+    @property
+    def reads_ttl(self) -> bool:
+        return self.refresh_ahead_ms > 0 or self.stale_ms > 0
+
+
+def _seconds(name: str, value: object, allow_zero: bool = False) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value > 0 or (allow_zero and value == 0):
+            return float(value)
+    raise CachetteValueError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+# One table of running computations per event loop: a task belongs to its loop.
+_inflight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[Any]]]
+_inflight = weakref.WeakKeyDictionary()
+
+F = TypeVar("F", bound=asyncio.Future[Any])
+
+
+def _table(
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, F]],
+    loop: asyncio.AbstractEventLoop,
+) -> dict[str, F]:
+    table = registry.get(loop)
+    if table is None:
+        table = registry[loop] = {}
+    return table
+
+
+def _decode(rt: _Runtime, raw: bytes) -> Any:
+    try:
+        return rt.decode(raw)
+    except Exception:
+        return rt.codec.decode(raw)  # the complete decoder, or CodecError
+
+
+async def get_or_set(
+    cache: Cachette,
+    rt: _Runtime,
+    key: str,
+    factory: Callable[[], Awaitable[Any]],
+    policy: Policy,
+) -> Any:
+    """See ``Cachette.get_or_set``."""
+    if cache._no_write and cache._no_read:  # Cache-Control: no-store
+        return await factory()
+    stale: Any = _MISSING
+    if not cache._no_read:
+        if not policy.reads_ttl:
+            value = await cache.fetch(key)
+            if value is not None:
+                return value
+        else:
+            remaining_ms, raw = await cache._fetch_fresh(rt, key)
+            if raw is not None:
+                value = _decode(rt, raw)
+                if remaining_ms < 0:  # written without expiry by someone else: always fresh
+                    return value
+                fresh_ms = remaining_ms - policy.stale_ms
+                if fresh_ms > policy.refresh_ahead_ms:
+                    return value
+                if fresh_ms > 0:
+                    _start(rt, key, factory, policy, fresh_ms=policy.refresh_ahead_ms, early=True)
+                    return value
+                stale = value
+    loop = asyncio.get_running_loop()
+    table = _table(_inflight, loop)
+    task = table.get(key)
+    if task is None:
+        # Callers under no-cache or max-age accept no value they did not see computed;
+        # others accept any fresh value, e.g. one another process stored while they waited.
+        task = _start(rt, key, factory, policy, fresh_ms=0, accept=cache._plain_read)
+    else:
+        _counters.coalesced_waits += 1
+    try:
+        return await asyncio.shield(task)
+    except Exception:
+        if stale is _MISSING:
+            raise
+        _counters.stale_serves += 1
+        return stale
+
+
+def _start(
+    rt: _Runtime,
+    key: str,
+    factory: Callable[[], Awaitable[Any]],
+    policy: Policy,
+    *,
+    fresh_ms: int,
+    accept: bool = True,
+    early: bool = False,
+) -> asyncio.Task[Any]:
+    table = _table(_inflight, asyncio.get_running_loop())
+    running = table.get(key)
+    if running is not None:
+        return running
+    if early:
+        _counters.early_refreshes += 1
+    task = asyncio.ensure_future(_compute(rt, key, factory, policy, fresh_ms, accept))
+    table[key] = task
+
+    def finished(done: asyncio.Task[Any]) -> None:
+        if table.get(key) is done:
+            del table[key]
+        if done.cancelled():
+            return
+        error = done.exception()  # retrieved: callers (if any) received it through shield
+        if error is not None and early:  # nobody awaits a background refresh: say it failed
+            _log.warning("refreshing %r failed; serving the current value", key, exc_info=error)
+
+    task.add_done_callback(finished)
+    return task
+
+
+async def _compute(
+    rt: _Runtime,
+    key: str,
+    factory: Callable[[], Awaitable[Any]],
+    policy: Policy,
+    fresh_ms: int,
+    accept: bool,
+) -> Any:
+    from cachette.core import Cachette  # the facade imports this module
+
+    guard: Guard = functools.partial(Cachette._guard, rt)
+    backend = rt.start()
+    lock_key = LOCK_PREFIX + key
+    token = secrets.token_bytes(16)
+    owned = False
+    if policy.lock:
+        # fail-open: when the backend cannot be reached, act as the owner (compute); the
+        # release is attempted and its failure ignored likewise
+        poll = functools.partial(_read_fresh, rt, key, policy, fresh_ms) if accept else None
+        found = await _take_lock(
+            backend, guard, lock_key, token, policy.lock_ttl_ms, policy.lock_timeout, poll
+        )
+        if isinstance(found, tuple):
+            return found[0]
+        owned = found
+        if owned and accept:
+            # the previous owner may have stored the value just before releasing the lock
+            value = await _read_fresh(rt, key, policy, fresh_ms)
+            if value is not _MISSING:
+                await guard(backend.clear_if_equal(lock_key, token), False)
+                return value
+    try:
+        value = await factory()
+        if value is not None:
+            await _store(rt, key, value, int(policy.ttl * 1000) + policy.stale_ms)
+        return value
+    finally:
+        if owned:
+            await guard(backend.clear_if_equal(lock_key, token), False)
+
+
+async def _store(rt: _Runtime, key: str, value: Any, ttl_ms: int) -> None:
+    from cachette.core import Cachette
+
+    try:
+        data = rt.encode(value)
+    except Exception:
+        data = rt.codec.encode(value)  # the complete encoder, or CodecError: nothing stored
+    store = rt.store
+    if store is not None:
+        store.put(key, data, max(1, ttl_ms))
+    else:
+        await Cachette._guard(rt, rt.start().put(key, data, max(1, ttl_ms)), None)
+
+
+async def _take_lock(
+    backend: Backend,
+    guard: Guard,
+    lock_key: str,
+    token: bytes,
+    ttl_ms: int,
+    timeout: float,
+    poll: Callable[[], Awaitable[Any]] | None,
+) -> bool | tuple[Any]:
+    """Takes the backend lock: True once it is ours, ``(found,)`` as soon as ``poll`` finds
+    a result (anything but _MISSING) while waiting, False when ``timeout`` passes."""
+    if await guard(backend.add(lock_key, token, ttl_ms), True):
+        return True
+    _counters.lock_waits += 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = _FIRST_POLL
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            _counters.lock_timeouts += 1
+            return False
+        await asyncio.sleep(min(delay, left))
+        delay = min(delay * 1.5, _LAST_POLL)
+        if poll is not None:
+            found = await poll()
+            if found is not _MISSING:
+                return (found,)
+        if await guard(backend.add(lock_key, token, ttl_ms), True):
+            return True
+
+
+async def _read_fresh(rt: _Runtime, key: str, policy: Policy, fresh_ms: int) -> Any:
+    """The decoded value when the entry has more than ``fresh_ms`` of freshness, else
+    _MISSING (the caller's Cache-Control does not apply: this reads what was computed)."""
+    from cachette.core import Cachette
+
+    remaining_ms, raw = await Cachette()._fetch_fresh(rt, key)
+    if raw is None:
+        return _MISSING
+    if remaining_ms >= 0 and remaining_ms - policy.stale_ms <= fresh_ms:
+        return _MISSING
+    return _decode(rt, raw)
+
+
+# -- one run per key for callers that keep their own results (the HTTP response cache) -------
+
+_flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]]
+_flights = weakref.WeakKeyDictionary()
+
+
+async def run_once(
+    key: str,
+    lead: Callable[[], Awaitable[bool]],
+    follow: Callable[[], Awaitable[bool]],
+    *,
+    backend: Backend | None,
+    guard: Guard,
+    lock_timeout: float,
+    may_lead: bool = True,
+) -> None:
+    """Runs ``lead`` for at most one caller per key at a time, in this process and, given a
+    ``backend``, across processes (the same lock as ``get_or_set``), for callers that store
+    and serve their results themselves.
+
+    ``lead`` does the work and says whether it left a result others can use (stored it);
+    ``follow`` uses a result someone else left and says whether there was one usable for
+    its caller. A caller that finds a run in progress waits for it (at most
+    ``lock_timeout``), then follows, or leads without the lock when it cannot follow. While
+    the backend lock is taken elsewhere, the caller follows as soon as it can, and leads
+    when the lock frees up or ``lock_timeout`` passes. With ``may_lead=False`` the caller
+    never makes others wait for it (its work leaves nothing to share).
+    """
+    loop = asyncio.get_running_loop()
+    table = _table(_flights, loop)
+    running = table.get(key)
+    if running is not None:
+        _counters.coalesced_waits += 1
+        try:
+            shared = await asyncio.wait_for(asyncio.shield(running), lock_timeout)
+        except asyncio.TimeoutError:
+            _counters.lock_timeouts += 1
+            shared = False
+        if not (shared and await follow()):
+            await lead()
+        return
+    if not may_lead:
+        await lead()
+        return
+    flight: asyncio.Future[bool] = loop.create_future()
+    table[key] = flight
+    shared = False
+    owned = False
+    lock_key = LOCK_PREFIX + key
+    token = secrets.token_bytes(16)
+    try:
+        if backend is not None:
+
+            async def poll() -> Any:
+                return True if await follow() else _MISSING
+
+            ttl_ms = max(1, int(lock_timeout * 1000))
+            found = await _take_lock(backend, guard, lock_key, token, ttl_ms, lock_timeout, poll)
+            if isinstance(found, tuple):
+                shared = True
+                return
+            owned = found
+        shared = await lead()
+    finally:
+        if table.get(key) is flight:
+            del table[key]
+        flight.set_result(shared)
+        if owned:
+            assert backend is not None
+            await guard(backend.clear_if_equal(lock_key, token), False)
+
+
+def memoize(
+    ttl: float | None = None,
+    *,
+    key: Callable[..., str] | None = None,
+    namespace: str | None = None,
+    lock: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_ttl: float | None = None,
+    refresh_ahead: float | None = None,
+    stale_if_error: float | None = None,
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Memoizes an async function in the configured cache, with stampede protection.
+
+    The key is ``namespace + ":" + repr`` of the bound arguments (defaults applied), the
+    namespace defaulting to ``module.qualname``, so ``clear(namespace=...)`` forgets every
+    result of one function. Arguments must have a ``repr`` that is stable across processes
+    (not the default ``<object at 0x...>``), or pass ``key``: a function of the same
+    arguments returning the key. A result of None is returned but not stored.
+    """
+
+    def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"memoize needs an async function, not {fn!r}")
+        signature = inspect.signature(fn)
+        prefix = namespace or f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            from cachette.core import Cachette
+
+            if key is not None:
+                name = key(*args, **kwargs)
+            else:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                listed = ",".join(f"{n}={v!r}" for n, v in bound.arguments.items())
+                name = f"{prefix}:{listed}"
+            result: T = await Cachette().get_or_set(
+                name,
+                lambda: fn(*args, **kwargs),
+                ttl,
+                lock=lock,
+                lock_timeout=lock_timeout,
+                lock_ttl=lock_ttl,
+                refresh_ahead=refresh_ahead,
+                stale_if_error=stale_if_error,
+            )
+            return result
+
+        return wrapper
+
+    return decorate

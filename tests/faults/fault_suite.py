@@ -1,0 +1,304 @@
+"""Fault suite (``make faults``; not part of ``make test``): what an operator's bad day does
+to a running cache, measured under concurrent load.
+
+Scenarios, each against servers this script starts itself on private ports
+(CACHETTE_PORT_BASE + 70..79, never a shared test server):
+
+- redis / memcached killed with SIGKILL and restarted;
+- redis / memcached frozen with SIGSTOP, then resumed;
+- file store: four writer processes sharing one store, one SIGKILLed every 0.2 s and
+  restarted, twenty times.
+
+For each it reports errors by type, the longest any operation took (it must never exceed the
+configured ``timeout`` by more than a small scheduling slack: "hang"), the time from the
+server's return to the first successful operation ("recovery"), and lost writes: writes the
+cache acknowledged that cannot be read back although the server kept its memory (writes
+acknowledged before a server is SIGKILLed die with it and are counted apart, as "gone with
+server"). The table goes to stdout; docs/faults.md holds the latest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import multiprocessing
+import os
+import pathlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachette import Cachette
+
+TIMEOUT = 0.5
+SLACK = 0.25
+TASKS = 16
+PORT_BASE = int(os.environ.get("CACHETTE_PORT_BASE", "18200")) + 70
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    ops: int = 0
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    max_latency: float = 0.0
+    recovery: float | None = None
+    lost: int = 0
+    gone_with_server: int = 0
+    checked: int = 0
+    #: Longest acceptable operation: the network timeout plus scheduling slack; for the file
+    #: store (no timeout: a put waits for LMDB's one writer and for map growth), 2 s.
+    limit: float = TIMEOUT + SLACK
+
+    @property
+    def hang(self) -> bool:
+        return self.max_latency > self.limit
+
+
+def wait_port(port: int, up: bool = True, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            if up:
+                return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"port {port} did not come {'up' if up else 'down'}")
+
+
+class Server:
+    def __init__(self, kind: str, port: int, workdir: pathlib.Path) -> None:
+        self.kind, self.port, self.workdir = kind, port, workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.kind == "redis":
+            cmd = [
+                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+            ]  # fmt: skip
+        else:
+            cmd = ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "64"]
+            if os.geteuid() == 0:
+                cmd += ["-u", "root"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+        wait_port(self.port, up=False)
+
+    def url(self) -> list[tuple[str, object]]:
+        if self.kind == "redis":
+            return [("backend", "redis"), ("redis_url", f"redis://127.0.0.1:{self.port}/0")]
+        return [("backend", "memcached"), ("memcached_host", f"127.0.0.1:{self.port}")]
+
+
+async def network_scenario(server: Server, fault: str) -> Outcome:
+    """Load from TASKS tasks; `fault` is "kill" (SIGKILL + restart) or "stop" (SIGSTOP/CONT)."""
+    Cachette.load_config(
+        lambda: [*server.url(), ("timeout", TIMEOUT), ("connect_timeout", TIMEOUT), ("ttl", 600)]
+    )
+    cache = Cachette()
+    out = Outcome(f"{server.kind} {'SIGKILL + restart' if fault == 'kill' else 'SIGSTOP 1.5 s'}")
+    acked: dict[str, tuple[float, str]] = {}
+    state: dict[str, float | None] = {"fault_at": None, "back_at": None}
+    stop = asyncio.Event()
+
+    async def worker(n: int) -> None:
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            key, value = f"fault:{n}:{seq}", f"{n}-{seq}"
+            start = time.monotonic()
+            try:
+                await cache.put(key, value)
+                acked[key] = (time.monotonic(), value)
+                await cache.fetch(key)
+                ok = True
+            except Exception as e:  # counted by type: the point of the suite
+                out.errors[type(e).__name__] += 1
+                ok = False
+            end = time.monotonic()
+            out.ops += 1
+            out.max_latency = max(out.max_latency, end - start)
+            back = state["back_at"]
+            if ok and back is not None and out.recovery is None and start >= back:
+                out.recovery = end - back
+            if not ok:
+                await asyncio.sleep(0.005)
+
+    tasks = [asyncio.create_task(worker(n)) for n in range(TASKS)]
+    await asyncio.sleep(1.0)
+    state["fault_at"] = time.monotonic()
+    if fault == "kill":
+        await asyncio.to_thread(server.kill)
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(server.start)
+    else:
+        server.signal(signal.SIGSTOP)
+        await asyncio.sleep(1.5)
+        server.signal(signal.SIGCONT)
+    state["back_at"] = time.monotonic()
+    await asyncio.sleep(1.5)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+    fault_at, back_at = state["fault_at"], state["back_at"]
+    assert fault_at is not None and back_at is not None
+    for key, (when, value) in acked.items():
+        survived_server = fault == "stop" or when > back_at
+        got = await cache.fetch(key)
+        out.checked += 1
+        if got != value:
+            if survived_server:
+                out.lost += 1
+            else:
+                out.gone_with_server += 1
+    return out
+
+
+def file_writer(path: str, writer: int, start_seq: int, acked: Any, latency: Any) -> None:
+    Cachette.load_config(lambda: [("backend", "pickle"), ("pickle_path", path), ("ttl", 600)])
+    cache = Cachette()
+
+    async def run() -> None:
+        seq = start_seq
+        while True:
+            begin = time.monotonic()
+            await cache.put(f"w{writer}:{seq}", f"{writer}-{seq}" * 4)
+            took = time.monotonic() - begin
+            # Plain shared memory, no lock: a writer killed holding a lock would hang the rest.
+            latency[writer] = max(latency[writer], took)
+            acked[writer] = seq  # only after put returned: this write is committed
+            seq += 1
+
+    asyncio.run(run())
+
+
+async def file_scenario(workdir: pathlib.Path) -> Outcome:
+    out = Outcome("file store, 4 writers, SIGKILL x20", limit=2.0)
+    path = str(workdir / "faults.lmdb")
+    ctx = multiprocessing.get_context("spawn")
+    acked = ctx.Array("q", [0] * 4, lock=False)
+    latency = ctx.Array("d", [0.0] * 4, lock=False)
+    writers: dict[int, Any] = {}
+
+    def spawn(n: int) -> None:
+        p = ctx.Process(target=file_writer, args=(path, n, acked[n] + 1, acked, latency))
+        p.start()
+        writers[n] = p
+
+    for n in range(4):
+        spawn(n)
+    await asyncio.sleep(1.5)
+    rng = random.Random(11)
+    for _ in range(20):
+        await asyncio.sleep(0.2)
+        victim = rng.randrange(4)
+        os.kill(writers[victim].pid, signal.SIGKILL)
+        writers[victim].join()
+        before = acked[victim]
+        killed_at = time.monotonic()
+        spawn(victim)
+        # Recovery: until the restarted writer commits its first write.
+        while acked[victim] == before and time.monotonic() - killed_at < 10:
+            await asyncio.sleep(0.005)
+        took = time.monotonic() - killed_at
+        out.recovery = max(out.recovery or 0.0, took)
+        print(f"  killed writer {victim}: back in {took * 1000:.0f} ms", file=sys.stderr)
+    await asyncio.sleep(0.5)
+    for p in writers.values():
+        p.kill()
+        p.join()
+    out.max_latency = max(latency)
+    Cachette.load_config(lambda: [("backend", "pickle"), ("pickle_path", path), ("ttl", 600)])
+    cache = Cachette()
+    for n in range(4):
+        for seq in range(1, acked[n] + 1):
+            out.checked += 1
+            out.ops += 1
+            try:
+                got = await cache.fetch(f"w{n}:{seq}")
+            except Exception as e:
+                out.errors[type(e).__name__] += 1
+                continue
+            if got != f"{n}-{seq}" * 4:
+                out.lost += 1
+    return out
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [
+        "| scenario | ops | errors by type | max latency | hang | recovery | lost writes "
+        "| gone with server |",
+        "|---|---:|---|---:|---|---:|---:|---:|",
+    ]
+    for o in outcomes:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(o.errors.items())) or "none"
+        recovery = "n/a" if o.recovery is None else f"{o.recovery * 1000:.0f} ms"
+        rows.append(
+            f"| {o.scenario} | {o.ops} | {errors} | {o.max_latency * 1000:.0f} ms "
+            f"| {'YES' if o.hang else 'no'} | {recovery} | {o.lost} of {o.checked} "
+            f"| {o.gone_with_server} |"
+        )
+    return "\n".join(rows)
+
+
+async def main() -> int:
+    only = set(sys.argv[1:]) or {"redis", "memcached", "file"}  # e.g. fault_suite.py file
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="cachette-faults-"))
+    servers = [
+        server
+        for server in (
+            Server("redis", PORT_BASE, workdir),
+            Server("memcached", PORT_BASE + 1, workdir),
+        )
+        if server.kind in only
+    ]
+    outcomes: list[Outcome] = []
+    try:
+        for server in servers:
+            server.start()
+            for fault in ("kill", "stop"):
+                outcomes.append(await network_scenario(server, fault))
+                print(table(outcomes[-1:]).splitlines()[-1], flush=True)
+        if "file" in only:
+            outcomes.append(await file_scenario(workdir))
+    finally:
+        for server in servers:
+            server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(
+        f"timeout={TIMEOUT}s, {TASKS} concurrent tasks per network scenario; "
+        "recovery of the file store = a killed writer's replacement process starting, "
+        "opening the store and committing its first write"
+    )
+    print(table(outcomes))
+    failed = [o.scenario for o in outcomes if o.hang or o.lost or o.recovery is None]
+    if failed:
+        print("FAILED:", ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,94 @@
+"""Store.text_reader / Store.bytes_reader: the hit path's plain C functions of one key."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from cachette import Cachette, _core
+from cachette.exceptions import CachetteValueError, CodecError
+
+
+def test_readers_return_what_the_methods_return() -> None:
+    store = _core.MemoryStore(1 << 20)
+    store.put("k", "héllo".encode(), 60_000)
+    store.put("bad", b"\xff\xfe", 60_000)
+    read_text, read_bytes = store.text_reader(), store.bytes_reader()
+    assert read_text("k") == store.get_text("k") == "héllo"
+    assert read_bytes("k") == store.get("k") == "héllo".encode()
+    assert read_text("bad") == store.get_text("bad") == "\udcff\udcfe"
+    assert read_text("absent") is None
+    store.put("empty", b"", 60_000)
+    assert read_text("empty") == "" and read_bytes("empty") == b""
+    long_ascii = "a" * 1000 + "b" * 37  # not a multiple of the 32-byte step
+    store.put("long", long_ascii.encode(), 60_000)
+    assert read_text("long") == long_ascii
+    store.put("late", ("a" * 1000 + "é").encode(), 60_000)  # non-ASCII only in the tail
+    assert read_text("late") == "a" * 1000 + "é"
+    assert read_bytes("absent") is None
+    assert read_bytes("") is None
+
+
+def test_readers_refuse_keys_the_methods_refuse_with_type_error() -> None:
+    store = _core.MemoryStore(1 << 20)
+    for read in (store.text_reader(), store.bytes_reader()):
+        with pytest.raises(TypeError):
+            read(b"bytes key")
+        with pytest.raises(TypeError):
+            read("lone \ud800 surrogate")
+
+
+def test_a_reader_keeps_its_store_alive() -> None:
+    store = _core.MemoryStore(1 << 20)
+    store.put("k", b"v", 60_000)
+    read = store.bytes_reader()
+    del store
+    gc.collect()
+    assert read("k") == b"v"
+
+
+def test_readers_see_an_erased_entry_as_missing() -> None:
+    store = _core.MemoryStore(1 << 20)
+    store.put("k", b"v", 60_000)
+    read = store.text_reader()
+    store.erase("k")
+    assert read("k") is None
+
+
+async def test_fetch_hit_path_keeps_the_typed_key_errors() -> None:
+    Cachette.load_config(lambda: [("backend", "inmemory")])
+    cache = Cachette()
+    await cache.put("k", "v")
+    assert await cache.fetch("k") == "v"
+    with pytest.raises(CachetteValueError):
+        await cache.fetch(123)  # type: ignore[arg-type]
+    with pytest.raises(CachetteValueError):
+        await cache.fetch("lone \ud800")
+
+
+def test_text_writer_stores_what_put_text_stores() -> None:
+    store = _core.MemoryStore(1 << 20)
+    write = store.text_writer()
+    write("k", "héllo", 60_000)
+    assert store.get("k") == "héllo".encode()
+    with pytest.raises(TypeError):
+        write(1, "v", 60_000)
+    with pytest.raises(UnicodeEncodeError):
+        write("k", "lone \ud800", 60_000)
+    with pytest.raises(TypeError):
+        write("k", b"bytes", 60_000)
+    with pytest.raises(TypeError):
+        write("k", "v")
+    with pytest.raises(CachetteValueError):
+        write("k", "v", 0)  # the store's own check: a ttl must be positive
+    assert store.get("k") == "héllo".encode()
+
+
+async def test_put_fast_path_keeps_the_typed_errors() -> None:
+    Cachette.load_config(lambda: [("backend", "inmemory")])
+    cache = Cachette()
+    with pytest.raises(CodecError):  # the codec decides, as before the fast path
+        await cache.put("k", "lone \ud800")
+    with pytest.raises(CachetteValueError):
+        await cache.put("lone \ud800", "v")
