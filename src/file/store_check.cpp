@@ -194,10 +194,11 @@ std::optional<std::string> find_damage(int fd, bool walk_pages) {
   // LMDB uses the meta page of the latest transaction.
   const Meta& meta = second->txn > first->txn ? *second : *first;
   if (meta.last_page < 1) return std::string("its meta page is damaged");
-  const std::uint64_t needed = (meta.last_page + 1) * meta.page_size;
-  if (needed / meta.page_size != meta.last_page + 1 || file_size < needed) {
-    return "it is truncated: " + std::to_string(file_size) + " bytes, but its pages reach " +
-           std::to_string(needed);
+  // Pages 0..last_page must all lie in the file. Compared in pages, not bytes: a planted
+  // last_page near 2^64 would wrap (last_page + 1) * page_size around to something small.
+  if (meta.last_page >= file_size / meta.page_size) {
+    return "it is truncated: " + std::to_string(file_size) + " bytes, but its pages reach page " +
+           std::to_string(meta.last_page) + " of " + std::to_string(meta.page_size) + " bytes";
   }
   if (!walk_pages) return std::nullopt;
   Walker walker(fd, meta, file_size);

@@ -93,6 +93,22 @@ TEST_F(FileStoreDamageTest, ADamagedMetaPageIsReplacedByAFreshStore) {
   expect_recovered();
 }
 
+// Found by fuzz_file_format: a last page near 2^64 made the page count wrap around to a
+// small size, passed the truncation check and sent the page walk out of bounds.
+TEST_F(FileStoreDamageTest, AMetaPageClaimingPagesBeyond2To64IsReplacedByAFreshStore) {
+  for (const std::uint64_t last_page : {~std::uint64_t{0}, (~std::uint64_t{0} >> 12) + 1}) {
+    fill(100);
+    const int fd = ::open(path_.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    for (const off_t meta : {off_t{0}, off_t{4096}}) {  // mm_last_pg in both meta pages
+      ASSERT_EQ(::pwrite(fd, &last_page, sizeof last_page, meta + 136), 8);
+    }
+    ::close(fd);
+    expect_recovered();
+    for (const auto& aside : moved_aside()) std::filesystem::remove(aside);
+  }
+}
+
 TEST_F(FileStoreDamageTest, StrictRefusesADamagedStoreAndLeavesItUntouched) {
   fill(3000);
   std::filesystem::resize_file(path_, 8192);
