@@ -3,6 +3,8 @@
 
 #include <nanobind/nanobind.h>
 
+#include <string_view>
+
 #include "cachette/error.hpp"
 
 namespace cachette::python {
@@ -20,5 +22,9 @@ const char* exception_class_name(Errc code);
 /// Throws the Python exception that matches a cachette::Error (used by the async bridge
 /// too, where errors arrive as values rather than C++ exceptions).
 [[noreturn]] void raise_error(int code, const char* message);
+
+/// A new str from stored UTF-8 bytes, as the vanilla codec decodes them (bytes that are not
+/// UTF-8 become surrogate escapes), or nullptr with an exception set (text.cpp).
+PyObject* text_of(std::string_view value);
 
 }  // namespace cachette::python

@@ -60,6 +60,14 @@ nb::dict layout_of(redis::ClusterClient& client) {
   return d;
 }
 
+nb::object get_many(NetworkClient& self, nb::list keys, Reply reply) {
+  std::vector<std::string_view> views;
+  views.reserve(nb::len(keys));
+  for (nb::handle k : keys) views.push_back(view_of(k));
+  return self.call([&](net::Client& c, const Queue& q, void* t) { c.get_many(views, q, t); },
+                   reply);
+}
+
 }  // namespace
 
 void bind_net(nb::module_& m) {
@@ -72,6 +80,13 @@ void bind_net(nb::module_& m) {
             return self.call([&](net::Client& c, const Queue& q, void* t) { c.get(key, q, t); });
           },
           nb::arg("key"))
+      .def(
+          "get_text",
+          [](NetworkClient& self, std::string_view key) {
+            return self.call([&](net::Client& c, const Queue& q, void* t) { c.get(key, q, t); },
+                             Reply::text);
+          },
+          nb::arg("key"), "get(), the value decoded as the vanilla codec does (str).")
       .def(
           "get_with_ttl",
           [](NetworkClient& self, std::string_view key) {
@@ -111,14 +126,12 @@ void bind_net(nb::module_& m) {
           nb::arg("key"), nb::arg("value"))
       .def(
           "get_many",
-          [](NetworkClient& self, nb::list keys) {
-            std::vector<std::string_view> views;
-            views.reserve(nb::len(keys));
-            for (nb::handle k : keys) views.push_back(view_of(k));
-            return self.call(
-                [&](net::Client& c, const Queue& q, void* t) { c.get_many(views, q, t); });
-          },
+          [](NetworkClient& self, nb::list keys) { return get_many(self, keys, Reply::bytes); },
           nb::arg("keys"))
+      .def(
+          "get_many_text",
+          [](NetworkClient& self, nb::list keys) { return get_many(self, keys, Reply::text); },
+          nb::arg("keys"), "get_many(), the values decoded as the vanilla codec does (str).")
       .def(
           "set_many",
           [](NetworkClient& self, nb::list items, std::int64_t ttl_ms) {

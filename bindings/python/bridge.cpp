@@ -52,16 +52,20 @@ PyObject* bytes_of(const std::string& s) {
 }
 
 // The Python value of a successful result (a new reference), or nullptr with an exception set.
-PyObject* value_of(const net::Result& r) {
+// Stored values become bytes, or str when the request asked for text.
+PyObject* value_of(const net::Result& r, Reply reply) {
+  auto stored = [reply](const std::string& s) {
+    return reply == Reply::text ? text_of(s) : bytes_of(s);
+  };
   using Kind = net::Result::Kind;
   switch (r.kind) {
     case Kind::nil:
     case Kind::ok:
     case Kind::error: Py_RETURN_NONE;
     case Kind::integer: return PyLong_FromLongLong(r.integer);
-    case Kind::value: return bytes_of(r.value);
+    case Kind::value: return stored(r.value);
     case Kind::ttl_value: {
-      PyObject* value = bytes_of(r.value);
+      PyObject* value = stored(r.value);
       if (value == nullptr) return nullptr;
       PyObject* ttl = PyLong_FromLongLong(r.integer);
       if (ttl == nullptr) {
@@ -79,7 +83,7 @@ PyObject* value_of(const net::Result& r) {
       for (std::size_t i = 0; i < r.items.size(); ++i) {
         PyObject* item;
         if (i < r.present.size() && r.present[i] != 0) {
-          item = bytes_of(r.items[i]);
+          item = stored(r.items[i]);
           if (item == nullptr) {
             Py_DECREF(items);
             return nullptr;
@@ -127,7 +131,7 @@ Registry& registry() {
 void release_tokens(net::CompletionQueue& queue) {
   std::vector<net::Completion> batch;
   queue.drain(batch);
-  for (net::Completion& c : batch) Py_DECREF(static_cast<PyObject*>(c.token));
+  for (net::Completion& c : batch) Py_DECREF(token_future(c.token));
 }
 
 // Drops the channels of closed loops (and, after a fork, of the parent's engine).
@@ -161,6 +165,7 @@ void sweep(Registry& r) {
 Channel::Channel(nb::handle loop)
     : loop_(nb::borrow(loop)),
       create_future_(loop_.attr("create_future")),
+      call_soon_(loop_.attr("call_soon")),
       queue_(std::make_shared<net::CompletionQueue>()),
       generation_(net::detail::Engine::generation()),
       pid_(::getpid()) {}
@@ -171,12 +176,35 @@ void Channel::register_reader(const std::shared_ptr<Channel>& self) {
   loop_.attr("add_reader")(queue_->fd(), nb::cpp_function([weak] {
                              if (std::shared_ptr<Channel> channel = weak.lock()) channel->drain();
                            }));
+  flush_ = nb::cpp_function([weak] {
+    if (std::shared_ptr<Channel> channel = weak.lock()) {
+      channel->flush_scheduled_ = false;
+      channel->batch_.flush();
+    }
+  });
+}
+
+void Channel::schedule_flush() {
+  if (flush_scheduled_ || batch_.empty()) return;
+  // call_soon runs the flush after every callback already ready in this iteration of the
+  // loop: the handlers woken together submit together.
+  PyObject* handle = PyObject_CallOneArg(call_soon_.ptr(), flush_.ptr());
+  if (handle == nullptr) {
+    PyErr_Clear();  // a closing loop: send at once rather than never
+    batch_.flush();
+    return;
+  }
+  Py_DECREF(handle);
+  flush_scheduled_ = true;
 }
 
 Channel::~Channel() {
   // A forked child shares its parent's epoll instance: removing the reader there would
   // unregister the parent's. The child only forgets the channel.
-  if (::getpid() != pid_) return;
+  if (::getpid() != pid_) {
+    batch_.abandon();
+    return;
+  }
   PyObject* removed = PyObject_CallMethod(loop_.ptr(), "remove_reader", "i", queue_->fd());
   Py_XDECREF(removed);
   PyErr_Clear();  // a closed loop has no readers left to remove
@@ -187,10 +215,10 @@ PyObject* Channel::create_future() {
 }
 
 void Channel::drain() {
-  queue_->drain(batch_);
+  queue_->drain(completions_);
   const Names& n = names();
-  for (net::Completion& c : batch_) {
-    PyObject* future = static_cast<PyObject*>(c.token);
+  for (net::Completion& c : completions_) {
+    PyObject* future = token_future(c.token);
     PyObject* done = PyObject_CallMethodNoArgs(future, n.done);
     // A cancelled future stays untouched: its reply was consumed, nothing else to do.
     if (done == Py_False) {
@@ -200,7 +228,7 @@ void Channel::drain() {
         outcome = exception_for(c.result.error_code, c.result.value);
         method = n.set_exception;
       } else {
-        outcome = value_of(c.result);
+        outcome = value_of(c.result, token_reply(c.token));
         method = n.set_result;
       }
       if (outcome == nullptr) {
@@ -223,7 +251,7 @@ void Channel::drain() {
     PyErr_Clear();  // a closed loop may refuse to schedule callbacks; nothing to report to
     Py_DECREF(future);
   }
-  batch_.clear();
+  completions_.clear();
 }
 
 Channel& current_channel() {

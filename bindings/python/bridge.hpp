@@ -7,9 +7,11 @@
 
 #include <nanobind/nanobind.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "cachette/net/completion.hpp"
+#include "cachette/net/pool.hpp"
 
 namespace cachette::python {
 
@@ -31,14 +33,24 @@ class Channel {
   /// Resolves every completed future (the add_reader callback).
   void drain();
 
+  /// Requests submitted on this loop wait here for the end of the loop's current iteration,
+  /// then go to the I/O thread together (see net::SubmitBatch).
+  net::SubmitBatch& batch() { return batch_; }
+  /// After a submission: if it deferred to the batch, make sure the loop flushes it soon.
+  void schedule_flush();
+
   PyObject* loop() const { return loop_.ptr(); }
   std::uint64_t generation() const { return generation_; }
 
  private:
   nanobind::object loop_;
   nanobind::object create_future_;
+  nanobind::object call_soon_;
+  nanobind::object flush_;  // the callback handed to call_soon: flushes batch_
   std::shared_ptr<net::CompletionQueue> queue_;
-  std::vector<net::Completion> batch_;
+  std::vector<net::Completion> completions_;
+  net::SubmitBatch batch_;
+  bool flush_scheduled_ = false;
   std::uint64_t generation_;
   int pid_;
 };
@@ -47,21 +59,41 @@ class Channel {
 /// RuntimeError outside a running loop.
 Channel& current_channel();
 
+/// What a reply's stored values become in Python: bytes, or str decoded the way the vanilla
+/// codec decodes (UTF-8, surrogate escapes for anything else), built straight from the reply.
+enum class Reply : std::uintptr_t { bytes = 0, text = 1 };
+
+/// A request's token is its future with the Reply in the low bit (objects are aligned to at
+/// least 8 bytes, so the bit is free). Only this file's helpers make and read tokens.
+inline void* make_token(PyObject* future, Reply reply) {
+  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(future) |
+                                 static_cast<std::uintptr_t>(reply));
+}
+inline PyObject* token_future(void* token) {
+  return reinterpret_cast<PyObject*>(reinterpret_cast<std::uintptr_t>(token) & ~std::uintptr_t{1});
+}
+inline Reply token_reply(void* token) {
+  return static_cast<Reply>(reinterpret_cast<std::uintptr_t>(token) & 1);
+}
+
 /// Submits one request: `submit(queue, token)` must hand the token to the engine or throw.
 /// Returns the future (a new reference) that the completion will resolve.
 template <class Submit>
-nanobind::object call_async(Submit&& submit) {
+nanobind::object call_async(Submit&& submit, Reply reply = Reply::bytes) {
   Channel& channel = current_channel();
   PyObject* future = channel.create_future();
   if (future == nullptr) throw nanobind::python_error();
   Py_INCREF(future);  // the token's reference, released when the completion is drained
   try {
-    submit(channel.queue(), static_cast<void*>(future));
+    net::SubmitBatch::Scope scope(channel.batch());
+    submit(channel.queue(), make_token(future, reply));
   } catch (...) {
     Py_DECREF(future);
     Py_DECREF(future);
+    channel.schedule_flush();
     throw;
   }
+  channel.schedule_flush();
   return nanobind::steal(future);
 }
 

@@ -48,9 +48,9 @@ class NetworkClient {
   }
 
   template <class Call>
-  nanobind::object call(Call&& call) {
+  nanobind::object call(Call&& call, Reply reply = Reply::bytes) {
     net::Client& c = client();
-    return call_async([&](const Queue& q, void* t) { call(c, q, t); });
+    return call_async([&](const Queue& q, void* t) { call(c, q, t); }, reply);
   }
 
  private:

@@ -74,6 +74,8 @@ class NetworkClient:
     arrive as cachette exceptions. Built by redis_client(), memcached_client() or mongo_client()."""
 
     def get(self, key: str) -> asyncio.Future[bytes | None]: ...
+    def get_text(self, key: str) -> asyncio.Future[str | None]:
+        """get(), the value decoded as the vanilla codec does (str)."""
     def get_with_ttl(self, key: str) -> asyncio.Future[tuple[int, bytes] | None]:
         """(remaining ttl in ms or -1 for no expiry, value), or None."""
     def set(self, key: str, value: bytes, ttl_ms: int) -> asyncio.Future[None]: ...
@@ -84,6 +86,8 @@ class NetworkClient:
         """1 when the key held exactly ``value`` and was removed, atomically; else 0."""
     def get_many(self, keys: list[str]) -> asyncio.Future[list[bytes | None]]:
         """The values of ``keys`` in order, None where absent; one round trip per server."""
+    def get_many_text(self, keys: list[str]) -> asyncio.Future[list[str | None]]:
+        """get_many(), the values decoded as the vanilla codec does (str)."""
     def set_many(self, items: list[tuple[str, bytes]], ttl_ms: int) -> asyncio.Future[None]: ...
     def clear_prefix(self, prefix: str) -> asyncio.Future[int]:
         """Removes every key starting with ``prefix``; how many were removed."""

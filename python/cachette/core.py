@@ -49,6 +49,8 @@ class _Runtime:
         "config",
         "decode",
         "encode",
+        "fetch_many_text",
+        "fetch_text",
         "read_bytes",
         "read_text",
         "store",
@@ -74,6 +76,10 @@ class _Runtime:
         self.read_text: Callable[[str], str | None] | None = None
         self.read_bytes: Callable[[str], bytes | None] | None = None
         self.write_text: Callable[[str, str, int], None] | None = None
+        # A network backend's reads that decode in the engine (Backend.fetch_text), set when
+        # the codec is text.
+        self.fetch_text: Callable[[str], Awaitable[str | None]] | None = None
+        self.fetch_many_text: Callable[[list[str]], Awaitable[list[str | None]]] | None = None
 
     def start(self) -> Backend:
         backend = self.backend
@@ -85,12 +91,16 @@ class _Runtime:
                 self.read_bytes = store.bytes_reader()
                 self.read_text = store.text_reader() if self.text else None
                 self.write_text = store.text_writer() if self.text else None
+            if self.text:
+                self.fetch_text = backend.fetch_text
+                self.fetch_many_text = backend.fetch_many_text
         return backend
 
     def forget_backend(self) -> None:
         self.backend = None
         self.store = None
         self.read_text = self.read_bytes = self.write_text = None
+        self.fetch_text = self.fetch_many_text = None
 
 
 _runtime = _Runtime(CachetteConfig())
@@ -251,6 +261,11 @@ class Cachette:
             try:
                 if read_bytes is not None:
                     raw = read_bytes(key)
+                elif rt.fetch_text is not None and model is None:
+                    # The engine decodes the reply (vanilla codec): nothing left to do here.
+                    if rt.config.fail_open:
+                        return await self._guard(rt, rt.fetch_text(key), None)
+                    return await rt.fetch_text(key)
                 else:
                     raw = await self._guard(rt, rt.start().fetch(key), None)
             except TypeError:
@@ -423,7 +438,13 @@ class Cachette:
             if store is not None:
                 raws = [store.get(key) for key in keys]
             else:
-                raws = await self._guard(rt, rt.start().fetch_many(keys), [None] * len(keys))
+                backend = rt.start()
+                text = rt.fetch_many_text
+                if text is not None:  # decoded by the engine (vanilla codec): done
+                    if rt.config.fail_open:
+                        return await self._guard(rt, text(keys), [None] * len(keys))
+                    return await text(keys)
+                raws = await self._guard(rt, backend.fetch_many(keys), [None] * len(keys))
         return [None if raw is None else stampede._decode(rt, raw) for raw in raws]
 
     async def put_many(

@@ -376,6 +376,24 @@ void Pool::schedule_drain() {
   });
 }
 
+void Pool::flush_deferred() {
+  bool wake = false;
+  {
+    std::lock_guard lock(submit_mutex_);
+    deferred_ = false;
+    // A drain posted since (for another thread's request) may already have taken them.
+    wake = !scheduled_ && !submit_requests_.empty();
+    scheduled_ = scheduled_ || wake;
+  }
+  if (wake) schedule_drain();
+}
+
+void SubmitBatch::flush() {
+  std::vector<std::shared_ptr<Pool>> pools;
+  pools.swap(pools_);
+  for (const auto& pool : pools) pool->flush_deferred();
+}
+
 void Pool::reject_closed(const std::shared_ptr<CompletionQueue>& queue, void* token) {
   Result result;
   result.set_error(Errc::closed, options_.name + ": the client is closed");

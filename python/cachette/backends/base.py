@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +27,11 @@ class Backend(abc.ABC):
     #: Local backends expose their synchronous engine store here so that the facade can
     #: call it directly, with no coroutine or thread hop. Network backends leave it None.
     local_store: Store | None = None
+    #: Network backends whose engine client can decode replies itself, as the vanilla codec
+    #: decodes (UTF-8 text, surrogate escapes for other bytes), while it builds the values:
+    #: ``fetch`` and ``fetch_many`` giving ``str``. The facade uses them with that codec.
+    fetch_text: Callable[[str], Awaitable[str | None]] | None = None
+    fetch_many_text: Callable[[list[str]], Awaitable[list[str | None]]] | None = None
 
     @abc.abstractmethod
     def fetch(self, key: str) -> Awaitable[bytes | None]: ...
@@ -128,6 +133,8 @@ class NetworkBackend(Backend):
         self.fetch_with_ttl = client.get_with_ttl  # type: ignore[method-assign]
         self.put = client.set  # type: ignore[method-assign]
         self.clear_key = client.delete  # type: ignore[method-assign]
+        self.fetch_text = client.get_text
+        self.fetch_many_text = client.get_many_text
 
     # The bound client methods above shadow these four; they state the interface.
     def fetch(self, key: str) -> Awaitable[bytes | None]:

@@ -202,3 +202,50 @@ TEST(RedisClient, ServerKilledAndRestarted) {
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 }
+
+// A SubmitBatch holds its thread's requests until flush(): nothing reaches the server before
+// (no reply can come back), everything does after, in submission order; a batch destroyed
+// unflushed sends what it holds; a thread with no open batch is never held back by another's.
+TEST(RedisClient, ASubmitBatchSendsItsRequestsWhenFlushed) {
+  using cachette::net::SubmitBatch;
+  Client c(options_from_url(require_env("CACHETTE_TEST_REDIS_URL")));
+  Waiter w;
+  c.set("cpp:batch", "held", 60000, w.queue(), token(1));
+  ASSERT_EQ(w.one().kind, Kind::ok);
+
+  SubmitBatch batch;
+  {
+    SubmitBatch::Scope scope(batch);
+    for (std::uintptr_t i = 0; i < 50; ++i) c.get("cpp:batch", w.queue(), token(100 + i));
+  }
+  EXPECT_FALSE(batch.empty());
+  EXPECT_FALSE(w.queue()->wait(std::chrono::milliseconds(200))) << "a held request was sent";
+
+  // Another thread's request is not held back by this one's open batch, and takes the
+  // held requests along with it (they share the pool's submission buffer).
+  Waiter other;
+  std::thread([&] { c.get("cpp:batch", other.queue(), token(7)); }).join();
+  EXPECT_EQ(other.one().value, "held");
+  auto early = w.collect(50);
+  batch.flush();  // nothing left to send: no harm
+  EXPECT_TRUE(batch.empty());
+  for (std::size_t i = 0; i < early.size(); ++i) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(early[i].token), 100 + i);  // in order
+    EXPECT_EQ(early[i].result.value, "held");
+  }
+
+  {
+    SubmitBatch::Scope scope(batch);
+    c.get("cpp:batch", w.queue(), token(200));
+  }
+  EXPECT_FALSE(w.queue()->wait(std::chrono::milliseconds(100)));
+  batch.flush();
+  EXPECT_EQ(w.one().value, "held");
+
+  {
+    SubmitBatch scoped_batch;
+    SubmitBatch::Scope scope(scoped_batch);
+    c.get("cpp:batch", w.queue(), token(300));
+  }  // the scope closes, then the batch is destroyed: it flushes
+  EXPECT_EQ(w.one().value, "held");
+}

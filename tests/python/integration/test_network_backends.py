@@ -91,6 +91,42 @@ async def test_put_many_then_fetch_many_in_order(backend: NetworkBackend) -> Non
     assert await backend.clear_namespace(stem[:-1]) == len(items)
 
 
+async def test_text_reads_decode_as_the_vanilla_codec_does(backend: NetworkBackend) -> None:
+    # fetch_text/fetch_many_text build str in the engine: UTF-8, and surrogate escapes for
+    # bytes that are not UTF-8 (bytes.decode("utf-8", "surrogateescape"), the codec's rule).
+    stem = f"text:{uuid.uuid4().hex}:"
+    stored = {
+        "ascii": b"v" * 1024,
+        "utf8": "d\u00e9j\u00e0 vu \u2603 \U0001f600".encode(),
+        "broken": b"\xffabc\xc3",
+        "empty": b"",
+    }
+    await backend.put_many([(stem + k, v) for k, v in stored.items()], 60_000)
+    assert backend.fetch_text is not None and backend.fetch_many_text is not None
+    for name, raw in stored.items():
+        assert await backend.fetch_text(stem + name) == raw.decode("utf-8", "surrogateescape")
+    keys = [stem + k for k in stored]
+    expected = [v.decode("utf-8", "surrogateescape") for v in stored.values()]
+    assert await backend.fetch_many_text([stem + "missing", *keys]) == [None, *expected]
+    assert await backend.fetch_text(stem + "missing") is None
+
+
+async def test_requests_made_in_one_loop_iteration_all_complete(backend: NetworkBackend) -> None:
+    # Submissions of one iteration of the loop wait for its end and leave in one batch: a
+    # request made by a callback, by a task, and after the loop's batch has been flushed
+    # all complete, in any mix.
+    stem = f"batch:{uuid.uuid4().hex}:"
+    await backend.put_many([(f"{stem}{i}", str(i).encode()) for i in range(200)], 60_000)
+    loop = asyncio.get_running_loop()
+    from_callback: list[asyncio.Future[bytes | None]] = []
+    loop.call_soon(lambda: from_callback.append(asyncio.ensure_future(backend.fetch(stem + "7"))))
+    first = [backend.fetch(f"{stem}{i}") for i in range(100)]
+    await asyncio.sleep(0)  # the batch of `first` has been flushed by now
+    second = [backend.fetch(f"{stem}{i}") for i in range(100, 200)]
+    values = await asyncio.wait_for(asyncio.gather(*first, *second, *from_callback), 10)
+    assert values == [str(i).encode() for i in range(200)] + [b"7"]
+
+
 async def test_put_many_applies_the_ttl(backend: NetworkBackend) -> None:
     stem = f"bulk-ttl:{uuid.uuid4().hex}:"
     await backend.put_many([(f"{stem}a", b"1"), (f"{stem}b", b"2")], 30_000)
