@@ -8,6 +8,7 @@ Every hot endpoint answers ``GET /k`` with the same 1 KiB text body.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,9 @@ from fastapi.responses import PlainTextResponse
 from cachette import Cachette
 from cachette.asgi.fastapi import CachetteDep, provide
 
-SUBJECT = os.environ.get("BENCH_APP", "plain")
+# "<subject>+gcfreeze": the same app, which calls gc.freeze() once it is built (the start-up
+# tuning docs/frameworks.md recommends for apps that await network I/O per request).
+SUBJECT, _, TUNING = os.environ.get("BENCH_APP", "plain").partition("+")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
 RUNS = os.environ.get("BENCH_RUNS", "")
 BODY = "x" * 1024
@@ -247,3 +250,8 @@ elif SUBJECT.startswith("blacksheep"):
     app = make_blacksheep_app()
 else:
     app = make_app()
+
+if TUNING == "gcfreeze":
+    gc.freeze()
+elif TUNING:
+    raise SystemExit(f"unknown tuning {TUNING!r} in BENCH_APP")
