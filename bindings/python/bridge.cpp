@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <vector>
 
 #include "cachette/net/detail/engine.hpp"
@@ -216,6 +218,7 @@ PyObject* Channel::create_future() {
 
 void Channel::drain() {
   queue_->drain(completions_);
+  pending_ -= std::min(pending_, completions_.size());
   const Names& n = names();
   for (net::Completion& c : completions_) {
     PyObject* future = token_future(c.token);

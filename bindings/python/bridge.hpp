@@ -38,6 +38,10 @@ class Channel {
   net::SubmitBatch& batch() { return batch_; }
   /// After a submission: if it deferred to the batch, make sure the loop flushes it soon.
   void schedule_flush();
+  /// Requests of this loop not yet drained. With none, a new request goes out at once (a lone
+  /// caller keeps its latency); with some, it joins the iteration's batch.
+  std::size_t pending() const { return pending_; }
+  void submitted() { ++pending_; }
 
   PyObject* loop() const { return loop_.ptr(); }
   std::uint64_t generation() const { return generation_; }
@@ -51,6 +55,7 @@ class Channel {
   std::vector<net::Completion> completions_;
   net::SubmitBatch batch_;
   bool flush_scheduled_ = false;
+  std::size_t pending_ = 0;
   std::uint64_t generation_;
   int pid_;
 };
@@ -85,8 +90,13 @@ nanobind::object call_async(Submit&& submit, Reply reply = Reply::bytes) {
   if (future == nullptr) throw nanobind::python_error();
   Py_INCREF(future);  // the token's reference, released when the completion is drained
   try {
-    net::SubmitBatch::Scope scope(channel.batch());
-    submit(channel.queue(), make_token(future, reply));
+    if (channel.pending() == 0) {
+      submit(channel.queue(), make_token(future, reply));
+    } else {
+      net::SubmitBatch::Scope scope(channel.batch());
+      submit(channel.queue(), make_token(future, reply));
+    }
+    channel.submitted();
   } catch (...) {
     Py_DECREF(future);
     Py_DECREF(future);
