@@ -33,8 +33,8 @@ class Channel {
   /// Resolves every completed future (the add_reader callback).
   void drain();
 
-  /// Requests submitted on this loop wait here for the end of the loop's current iteration,
-  /// then go to the I/O thread together (see net::SubmitBatch).
+  /// Requests submitted on this loop while others of it are in flight wait here for the end
+  /// of the loop's current iteration, then go to the I/O thread together (net::SubmitBatch).
   net::SubmitBatch& batch() { return batch_; }
   /// After a submission: if it deferred to the batch, make sure the loop flushes it soon.
   void schedule_flush();
