@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 import uvloop
@@ -60,6 +61,38 @@ def test_closed_loops_are_dropped() -> None:
     for _ in range(20):
         asyncio.run(once())
     assert _core.bridge_channels() <= 2
+
+
+def test_requests_held_by_a_loop_closed_before_its_flush_still_go_out() -> None:
+    # The second put joins the loop's submission batch (the first is in flight), whose flush
+    # the loop would run in its next iteration; the loop stops first and is closed. Dropping
+    # its channel (any later call on another loop sweeps closed ones) sends what it held. The
+    # value is read through another client: a later request on the same pool would carry the
+    # held one along by itself.
+    backend, other = make_backend(), make_backend()
+    key = f"held:{os.getpid()}:{id(backend)}"
+    loop = asyncio.new_event_loop()
+    futures: list[object] = []  # kept alive, never awaited
+
+    def submit() -> None:
+        futures.append(backend.put(key + ":0", b"first", 60_000))
+        time.sleep(0.1)  # the I/O thread takes the first: the second cannot ride along
+        futures.append(backend.put(key + ":1", b"held", 60_000))
+        loop.stop()
+
+    loop.call_soon(submit)
+    loop.run_forever()
+    loop.close()
+
+    async def read_back() -> bytes | None:
+        for _ in range(200):
+            value = await other.fetch(key + ":1")
+            if value is not None:
+                return value
+            await asyncio.sleep(0.01)
+        return None
+
+    assert asyncio.run(read_back()) == b"held"
 
 
 def test_uvloop() -> None:
