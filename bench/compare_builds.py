@@ -16,15 +16,13 @@ import argparse
 import contextlib
 import json
 import pathlib
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_memcached import start_server
 from bench_redis import free_port, private_server
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -33,18 +31,12 @@ HERE = pathlib.Path(__file__).resolve().parent
 @contextlib.contextmanager
 def private_memcached() -> Iterator[int]:
     port = free_port()
-    binary = shutil.which("memcached")
-    assert binary, "memcached is missing: run scripts/bootstrap.sh"
-    proc = subprocess.Popen([binary, "-u", "root", "-l", "127.0.0.1", "-p", str(port), "-U", "0"])
+    server = start_server(port)  # bench_memcached's: waits until it answers
     try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            time.sleep(0.02)
         yield port
     finally:
-        proc.terminate()
-        proc.wait()
+        server.terminate()
+        server.wait()
 
 
 def run(old: pathlib.Path | None, backend: str, setting: str) -> dict[str, float]:
