@@ -441,9 +441,7 @@ class Cachette:
                 backend = rt.start()
                 text = rt.fetch_many_text
                 if text is not None:  # decoded by the engine (vanilla codec): done
-                    if rt.config.fail_open:
-                        return await self._guard(rt, text(keys), [None] * len(keys))
-                    return await text(keys)
+                    return await self._guard(rt, text(keys), [None] * len(keys))
                 raws = await self._guard(rt, backend.fetch_many(keys), [None] * len(keys))
         return [None if raw is None else stampede._decode(rt, raw) for raw in raws]
 
