@@ -4,9 +4,12 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string_view.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <vector>
 
 #include "bind.hpp"
 #include "cachette/error.hpp"
@@ -107,7 +110,67 @@ nb::object store_get_with_ttl(Store& store, std::string_view key) {
 // functions, which made them, ever read them.
 constexpr const char* kReaderCapsule = nullptr;
 
+// Strings kept for repeated hits. A text hit builds a str from the entry's bytes, and for a
+// 1 KiB value that copy (from memory the CPU has mostly not touched lately) is most of the
+// hit's cost. The text reader keeps the strings it built, found again by the entry's stamp
+// (Store::visit_stamped): a later hit on the same write returns the same str, immutable,
+// without reading the bytes at all. A new write gets a new stamp, so nothing stale is ever
+// returned. Direct-mapped by stamp, a slot going to the latest string that maps to it; the
+// strings held stay within a byte budget (a quarter of max_memory, at most 64 MiB), which
+// is memory beyond max_memory. Only touched with the GIL held.
+class TextMemo {
+ public:
+  explicit TextMemo(std::uint64_t budget) : budget_(budget) {}
+  ~TextMemo() {
+    for (Slot& slot : slots_) Py_XDECREF(slot.text);
+  }
+  TextMemo(const TextMemo&) = delete;
+  TextMemo& operator=(const TextMemo&) = delete;
+
+  /// The string kept for `stamp` (borrowed), or nullptr.
+  PyObject* find(std::uint64_t stamp) const noexcept {
+    if (stamp == 0 || slots_.empty()) return nullptr;
+    const Slot& slot = slots_[stamp & (kSlots - 1)];
+    return slot.stamp == stamp ? slot.text : nullptr;
+  }
+
+  /// Keeps `text`, built from `size` stored bytes, for later hits on `stamp`.
+  void keep(std::uint64_t stamp, PyObject* text, std::size_t size) {
+    const std::uint64_t bytes = size + sizeof(PyASCIIObject);
+    if (stamp == 0 || bytes > budget_ / 16) return;  // a few huge values must not fill it
+    if (slots_.empty()) slots_.resize(kSlots);
+    Slot& slot = slots_[stamp & (kSlots - 1)];
+    if (slot.text != nullptr) {
+      held_ -= slot.bytes;
+      Py_CLEAR(slot.text);  // a str: its deallocation runs no Python code
+    }
+    if (held_ + bytes > budget_) return;
+    slot = Slot{stamp, Py_NewRef(text), bytes};
+    held_ += bytes;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 16384;
+  struct Slot {
+    std::uint64_t stamp = 0;
+    PyObject* text = nullptr;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<Slot> slots_;
+  std::uint64_t budget_;
+  std::uint64_t held_ = 0;
+};
+
+// What a reader's capsule points to.
+struct Reader {
+  Store* store;
+  std::unique_ptr<TextMemo> memo;  // the text reader's only
+};
+
+constexpr std::uint64_t kMemoCeiling = 64ull << 20;
+
 void release_reader(PyObject* capsule) {
+  delete static_cast<Reader*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
   Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(capsule)));
 }
 
@@ -123,10 +186,16 @@ void set_python_error(const Error& e) {
   }
 }
 
+struct TextHit {
+  TextMemo* memo;
+  PyObject* value = nullptr;
+};
+
 template <bool Text>
 PyObject* read_hit(PyObject* capsule, PyObject* key) {
-  auto* store = static_cast<Store*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
-  if (store == nullptr) return nullptr;
+  auto* reader = static_cast<Reader*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
+  if (reader == nullptr) return nullptr;
+  Store* store = reader->store;
   Py_ssize_t size = 0;
   const char* data = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &size) : nullptr;
   if (data == nullptr) {
@@ -136,16 +205,35 @@ PyObject* read_hit(PyObject* capsule, PyObject* key) {
                  Py_TYPE(key)->tp_name);
     return nullptr;
   }
-  GetResult out;
+  TextHit out{reader->memo.get()};
   try {
-    store->visit(
-        std::string_view(data, static_cast<std::size_t>(size)),
-        [](void* context, std::string_view value, std::int64_t, std::int64_t) {
-          const auto n = static_cast<Py_ssize_t>(value.size());
-          static_cast<GetResult*>(context)->value =
-              Text ? text_of(value) : PyBytes_FromStringAndSize(value.data(), n);
-        },
-        &out);
+    const std::string_view k(data, static_cast<std::size_t>(size));
+    if constexpr (Text) {
+      store->visit_stamped(
+          k,
+          [](void* context, std::string_view value, std::uint64_t stamp) {
+            auto* hit = static_cast<TextHit*>(context);
+            if (hit->memo != nullptr) {
+              if (PyObject* kept = hit->memo->find(stamp)) {
+                hit->value = Py_NewRef(kept);
+                return;
+              }
+            }
+            hit->value = text_of(value);
+            if (hit->value != nullptr && hit->memo != nullptr) {
+              hit->memo->keep(stamp, hit->value, value.size());
+            }
+          },
+          &out);
+    } else {
+      store->visit(
+          k,
+          [](void* context, std::string_view value, std::int64_t, std::int64_t) {
+            static_cast<TextHit*>(context)->value =
+                PyBytes_FromStringAndSize(value.data(), static_cast<Py_ssize_t>(value.size()));
+          },
+          &out);
+    }
   } catch (const Error& e) {
     Py_XDECREF(out.value);
     set_python_error(e);
@@ -162,8 +250,9 @@ PyObject* read_hit(PyObject* capsule, PyObject* key) {
 // (key, value, ttl_ms): put_text's work. A key that is not UTF-8 text raises TypeError, a
 // value with lone surrogates UnicodeEncodeError, as the bound methods do.
 PyObject* write_text(PyObject* capsule, PyObject* const* args, Py_ssize_t nargs) {
-  auto* store = static_cast<Store*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
-  if (store == nullptr) return nullptr;
+  auto* reader = static_cast<Reader*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
+  if (reader == nullptr) return nullptr;
+  Store* store = reader->store;
   if (nargs != 3) {
     PyErr_Format(PyExc_TypeError, "write_text takes (key, value, ttl_ms), got %zd arguments",
                  nargs);
@@ -211,15 +300,23 @@ PyMethodDef kBytesReader = {"read_bytes", &read_hit<false>, METH_O,
                             "The value under key as bytes, or None."};
 
 nb::object make_reader(nb::handle self, Store& store, PyMethodDef* def) {
-  nb::object capsule = nb::steal(PyCapsule_New(&store, kReaderCapsule, &release_reader));
+  auto reader = std::make_unique<Reader>(Reader{&store, nullptr});
+  if (def == &kTextReader) {
+    const std::uint64_t capacity = store.stats().capacity;  // 0: no byte budget (file store)
+    if (capacity > 0) {
+      reader->memo = std::make_unique<TextMemo>(std::min(capacity / 4, kMemoCeiling));
+    }
+  }
+  nb::object capsule = nb::steal(PyCapsule_New(reader.get(), kReaderCapsule, &release_reader));
   if (!capsule.is_valid()) throw nb::python_error();
+  reader.release();  // the capsule owns it now
   if (PyCapsule_SetContext(capsule.ptr(), Py_NewRef(self.ptr())) != 0) {
     Py_DECREF(self.ptr());
     throw nb::python_error();
   }
-  PyObject* reader = PyCFunction_New(def, capsule.ptr());
-  if (reader == nullptr) throw nb::python_error();
-  return nb::steal(reader);
+  PyObject* function = PyCFunction_New(def, capsule.ptr());
+  if (function == nullptr) throw nb::python_error();
+  return nb::steal(function);
 }
 
 nb::dict store_stats(const Store& store) {

@@ -42,6 +42,13 @@ class Store {
   /// when the key is absent or expired. `sink` must not call back into the store.
   virtual bool visit(std::string_view key, Sink sink, void* context) = 0;
 
+  /// Receives a value and its stamp. A stamp names one write of one entry: two reads that
+  /// give the same non-zero stamp gave the same bytes, so a reader may reuse what it built
+  /// from the first instead of reading the bytes again. 0 means the store keeps no stamps.
+  using StampedSink = void (*)(void* context, std::string_view value, std::uint64_t stamp);
+  /// visit() with the entry's stamp; stores without stamps (the default) pass 0.
+  virtual bool visit_stamped(std::string_view key, StampedSink sink, void* context);
+
   /// The value under `key`, or nullopt when absent or expired.
   std::optional<std::string> get(std::string_view key);
   /// The value and its remaining TTL, or nullopt when absent or expired.

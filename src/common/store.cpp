@@ -13,6 +13,20 @@ std::optional<std::string> Store::get(std::string_view key) {
   return out;
 }
 
+bool Store::visit_stamped(std::string_view key, StampedSink sink, void* context) {
+  struct Call {
+    StampedSink sink;
+    void* context;
+  } call{sink, context};
+  return visit(
+      key,
+      [](void* c, std::string_view value, std::int64_t, std::int64_t) {
+        const auto* target = static_cast<Call*>(c);
+        target->sink(target->context, value, 0);
+      },
+      &call);
+}
+
 std::optional<Entry> Store::get_with_ttl(std::string_view key) {
   std::optional<Entry> out;
   visit(

@@ -50,7 +50,7 @@ std::uint64_t Shard::find(std::string_view key, std::uint32_t hash) const noexce
 }
 
 bool Shard::visit(std::string_view key, std::uint32_t hash, std::uint64_t now, Store::Sink sink,
-                  void* context) {
+                  void* context, std::uint64_t* stamp) {
   ShardCounters& counters = header_.counters;
   const std::uint64_t pos = find(key, hash);
   if (pos == Index::kNotFound) {
@@ -73,12 +73,13 @@ bool Shard::visit(std::string_view key, std::uint32_t hash, std::uint64_t now, S
   const std::int64_t ttl_ms =
       expires == kNever ? kNoExpiry : static_cast<std::int64_t>(expires - now);
   const std::int64_t age_ms = now > written ? static_cast<std::int64_t>(now - written) : 0;
+  if (stamp != nullptr) *stamp = e.stamp();
   sink(context, e.value(), ttl_ms, age_ms);
   return true;
 }
 
 void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value, std::uint64_t now,
-                std::uint64_t expires_at) noexcept {
+                std::uint64_t expires_at, std::uint64_t stamp) noexcept {
   ShardCounters& counters = header_.counters;
   const std::uint64_t charge = kEntryOverhead + key.size() + value.size();
   const std::uint64_t block = Heap::block_size_for(charge);
@@ -97,6 +98,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
       e.value_len = static_cast<std::uint32_t>(value.size());
       e.set_written_at(now);
       e.set_expires_at(expires_at);
+      e.set_stamp(stamp);
       e.size_flags |= kVisited;
       counters.bytes = counters.bytes - old_charge + charge;
       return;
@@ -112,6 +114,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
   e.value_len = static_cast<std::uint32_t>(value.size());
   e.set_written_at(now);
   e.set_expires_at(expires_at);
+  e.set_stamp(stamp);
   copy_bytes(e.key_data(), key);
   copy_bytes(e.key_data() + key.size(), value);
   link_head(offset);

@@ -1,6 +1,7 @@
 #include "cachette/memory_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <mutex>
 #include <random>
@@ -87,6 +88,11 @@ struct MemoryStore::Shared {
   std::uint32_t shard_of(std::uint64_t hash) const noexcept {
     return static_cast<std::uint32_t>(hash >> 32) & shard_mask;
   }
+  std::uint64_t next_stamp() const noexcept {
+    auto& header = *reinterpret_cast<ArenaHeader*>(arena.data());
+    return std::atomic_ref<std::uint64_t>(header.stamps).fetch_add(1, std::memory_order_relaxed) +
+           1;
+  }
 
   const std::uint64_t shard_budget;
   const std::uint64_t region_bytes;
@@ -115,6 +121,27 @@ bool MemoryStore::visit(std::string_view key, Sink sink, void* context) {
       .visit(key, static_cast<std::uint32_t>(hash), now, sink, context);
 }
 
+bool MemoryStore::visit_stamped(std::string_view key, StampedSink sink, void* context) {
+  const Shared& s = *shared_;
+  const std::uint64_t hash = detail::hash_key(key, s.seed);
+  const std::uint32_t index = s.shard_of(hash);
+  const std::uint64_t now = s.now_ms();
+  struct Call {
+    StampedSink sink;
+    void* context;
+    std::uint64_t stamp;
+  } call{sink, context, 0};
+  std::lock_guard lock(s.locks[index].mutex);
+  return Shard(s.region(index), s.seed)
+      .visit(
+          key, static_cast<std::uint32_t>(hash), now,
+          [](void* c, std::string_view value, std::int64_t, std::int64_t) {
+            const auto* target = static_cast<Call*>(c);
+            target->sink(target->context, value, target->stamp);
+          },
+          &call, &call.stamp);
+}
+
 void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t ttl_ms) {
   const Shared& s = *shared_;
   if (ttl_ms <= 0 && ttl_ms != kNoExpiry) {
@@ -135,8 +162,10 @@ void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t
   const std::uint64_t expires_at =
       ttl_ms == kNoExpiry ? detail::kNever
                           : std::min(now + static_cast<std::uint64_t>(ttl_ms), detail::kNever - 1);
+  const std::uint64_t stamp = s.next_stamp();
   std::lock_guard lock(s.locks[index].mutex);
-  Shard(s.region(index), s.seed).put(key, static_cast<std::uint32_t>(hash), value, now, expires_at);
+  Shard(s.region(index), s.seed)
+      .put(key, static_cast<std::uint32_t>(hash), value, now, expires_at, stamp);
 }
 
 std::uint64_t MemoryStore::erase(std::string_view key) {

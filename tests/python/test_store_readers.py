@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import pathlib
 
 import pytest
 
@@ -92,3 +93,56 @@ async def test_put_fast_path_keeps_the_typed_errors() -> None:
         await cache.put("k", "lone \ud800")
     with pytest.raises(CachetteValueError):
         await cache.put("lone \ud800", "v")
+
+
+def test_text_reader_reuses_its_string_until_the_entry_is_written_again() -> None:
+    store = _core.MemoryStore(1 << 20)
+    read = store.text_reader()
+    store.put("k", b"a" * 1024, 60_000)
+    first = read("k")
+    assert first == "a" * 1024
+    assert read("k") is first  # kept: the bytes were not read again
+    store.put("k", b"b" * 1024, 60_000)  # same size: the entry is rewritten in place
+    second = read("k")
+    assert second == "b" * 1024
+    assert read("k") is second
+    store.put("k", "é".encode() * 10, 60_000)  # a new block, not ASCII
+    assert read("k") == "é" * 10
+    assert read("k") is read("k")
+    store.erase("k")
+    assert read("k") is None
+    store.put("k", b"a" * 1024, 60_000)  # the first value again, written anew
+    assert read("k") == "a" * 1024
+    store.put("k", b"c" * 1024, 60_000)
+    store.flush()
+    assert read("k") is None
+
+
+def test_text_reader_keeps_no_value_too_large_for_its_budget() -> None:
+    # A 1 MiB store keeps at most 256 KiB of strings, none over a sixteenth of that.
+    store = _core.MemoryStore(1 << 20)
+    read = store.text_reader()
+    store.put("big", b"x" * (32 << 10), 60_000)
+    assert read("big") == "x" * (32 << 10)
+    assert read("big") is not read("big")  # built anew on every hit
+    store.put("small", b"y" * 1024, 60_000)
+    assert read("small") is read("small")
+
+
+def test_text_readers_of_the_file_store_build_each_hit(tmp_path: pathlib.Path) -> None:
+    store = _core.FileStore(str(tmp_path / "store"))
+    read = store.text_reader()
+    store.put("k", b"v" * 100, 60_000)
+    assert read("k") == "v" * 100
+    store.put("k", b"w" * 100, 60_000)
+    assert read("k") == "w" * 100
+
+
+async def test_fetch_returns_the_latest_value_through_the_kept_strings() -> None:
+    Cachette.load_config(lambda: [("backend", "inmemory")])
+    cache = Cachette()
+    for round_ in range(50):
+        value = f"{round_:04d}" * 256  # 1 KiB, the same size every round
+        await cache.put("k", value)
+        assert await cache.fetch("k") == value
+        assert await cache.fetch("k") == value

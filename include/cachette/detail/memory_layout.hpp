@@ -43,6 +43,8 @@ struct EntryHeader {
   std::uint16_t expires_hi;
   std::uint32_t written_lo;
   std::uint32_t expires_lo;
+  std::uint32_t stamp_lo;  // this write's stamp (Store::visit_stamped), unique in the store
+  std::uint32_t stamp_hi;
 
   std::uint32_t block_size() const noexcept { return size_flags & ~kFlagMask; }
   std::uint64_t written_at() const noexcept { return join(written_hi, written_lo); }
@@ -50,6 +52,11 @@ struct EntryHeader {
   void set_written_at(std::uint64_t ms) noexcept { split(ms, written_hi, written_lo); }
   void set_expires_at(std::uint64_t ms) noexcept { split(ms, expires_hi, expires_lo); }
   bool expired(std::uint64_t now) const noexcept { return expires_at() <= now; }
+  std::uint64_t stamp() const noexcept { return (std::uint64_t{stamp_hi} << 32) | stamp_lo; }
+  void set_stamp(std::uint64_t stamp) noexcept {
+    stamp_hi = static_cast<std::uint32_t>(stamp >> 32);
+    stamp_lo = static_cast<std::uint32_t>(stamp);
+  }
 
   const char* key_data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
   char* key_data() noexcept { return reinterpret_cast<char*>(this + 1); }
@@ -65,7 +72,7 @@ struct EntryHeader {
     lo = static_cast<std::uint32_t>(ms);
   }
 };
-static_assert(sizeof(EntryHeader) == 32);
+static_assert(sizeof(EntryHeader) == 40);
 
 /// Bytes charged against the budget for one entry: what the caller stored plus its header.
 inline constexpr std::uint64_t kEntryOverhead = sizeof(EntryHeader);
@@ -127,6 +134,7 @@ struct ArenaHeader {
   std::uint64_t hash_state;    // the hash seed: every process sharing the arena must agree
   std::uint64_t hash_fold;
   std::uint32_t shards;
+  std::uint64_t stamps;  // the last write stamp handed out (atomically: shards write alone)
 };
 static_assert(sizeof(ArenaHeader) <= kPage);
 

@@ -33,13 +33,14 @@ class Shard {
   std::uint64_t budget() const noexcept { return header_.budget; }
 
   /// `hash` is the low half of the key's hash; `now` is monotonic ms. Not noexcept: the sink
-  /// may throw (allocation), and it runs last, once the shard is consistent again.
+  /// may throw (allocation), and it runs last, once the shard is consistent again. When
+  /// `stamp` is given, the entry's stamp is stored there before the sink runs.
   bool visit(std::string_view key, std::uint32_t hash, std::uint64_t now, Store::Sink sink,
-             void* context);
-  /// `expires_at` is absolute (kNever for none). The caller has checked that the entry fits
-  /// the budget, so this cannot fail.
+             void* context, std::uint64_t* stamp = nullptr);
+  /// `expires_at` is absolute (kNever for none); `stamp` names this write (never 0, never
+  /// reused). The caller has checked that the entry fits the budget, so this cannot fail.
   void put(std::string_view key, std::uint32_t hash, std::string_view value, std::uint64_t now,
-           std::uint64_t expires_at) noexcept;
+           std::uint64_t expires_at, std::uint64_t stamp) noexcept;
   std::uint64_t erase(std::string_view key, std::uint32_t hash, std::uint64_t now) noexcept;
   std::uint64_t erase_prefix(std::string_view prefix, std::uint64_t now) noexcept;
   std::uint64_t flush(std::uint64_t now) noexcept;

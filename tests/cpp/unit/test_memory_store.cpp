@@ -30,7 +30,7 @@ struct ManualClock {
   }
 };
 
-constexpr std::uint64_t kHeader = 32;  // charged per entry on top of key and value
+constexpr std::uint64_t kHeader = 40;  // charged per entry on top of key and value
 
 std::uint64_t charge(std::string_view key, std::string_view value) {
   return kHeader + key.size() + value.size();
@@ -131,6 +131,76 @@ TEST(MemoryStore, ThrowingSinkLeavesTheStoreUsable) {
   };
   EXPECT_THROW(store.visit("k", throwing, nullptr), std::runtime_error);
   EXPECT_EQ(store.get("k"), "v");  // the shard lock was released
+}
+
+std::uint64_t stamp_of(Store& store, std::string_view key) {
+  std::uint64_t stamp = 0;
+  const bool found = store.visit_stamped(
+      key,
+      [](void* context, std::string_view, std::uint64_t s) {
+        *static_cast<std::uint64_t*>(context) = s;
+      },
+      &stamp);
+  EXPECT_TRUE(found) << key;
+  return stamp;
+}
+
+TEST(MemoryStore, EveryWriteGetsItsOwnStamp) {
+  // The stamp is what lets a reader reuse what it built from an earlier read, so a rewrite
+  // must never keep one: not in place (same size), not moved (other size), not across keys.
+  MemoryStore store(MemoryStoreOptions{1 << 20, 4, {}});
+  store.put("a", "1234", kNoExpiry);
+  store.put("b", "1234", kNoExpiry);
+  const std::uint64_t a1 = stamp_of(store, "a");
+  EXPECT_NE(a1, 0u);
+  EXPECT_EQ(stamp_of(store, "a"), a1);  // reading leaves it alone
+  EXPECT_NE(stamp_of(store, "b"), a1);
+  store.put("a", "5678", kNoExpiry);  // same size: rewritten in place
+  const std::uint64_t a2 = stamp_of(store, "a");
+  EXPECT_NE(a2, a1);
+  store.put("a", "a much longer value than before", 60'000);  // a new block
+  const std::uint64_t a3 = stamp_of(store, "a");
+  EXPECT_NE(a3, a2);
+  EXPECT_NE(a3, a1);
+  store.erase("a");
+  store.put("a", "1234", kNoExpiry);
+  EXPECT_NE(stamp_of(store, "a"), a1);
+
+  std::string value;
+  EXPECT_TRUE(store.visit_stamped(
+      "b",
+      [](void* context, std::string_view v, std::uint64_t) {
+        *static_cast<std::string*>(context) = v;
+      },
+      &value));
+  EXPECT_EQ(value, "1234");
+  EXPECT_FALSE(store.visit_stamped(
+      "absent", [](void*, std::string_view, std::uint64_t) { FAIL() << "called for a miss"; },
+      nullptr));
+}
+
+TEST(MemoryStore, StampsStayUniqueUnderConcurrentWriters) {
+  MemoryStore store(MemoryStoreOptions{8 << 20, 8, {}});
+  constexpr int kThreads = 4, kKeys = 200, kRounds = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        for (int k = 0; k < kKeys; ++k) {
+          store.put("t" + std::to_string(t) + ":" + std::to_string(k), "v", kNoExpiry);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::map<std::uint64_t, int> seen;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int k = 0; k < kKeys; ++k) {
+      ++seen[stamp_of(store, "t" + std::to_string(t) + ":" + std::to_string(k))];
+    }
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kKeys));
+  EXPECT_EQ(seen.count(0), 0u);
 }
 
 TEST(MemoryStore, TtlAndAgeAreReported) {
@@ -238,9 +308,9 @@ TEST(MemoryStore, ErasePrefixTakesGlobCharactersLiterally) {
 }
 
 TEST(MemoryStore, SieveEvictsTheFirstUnvisitedEntryFromTheTail) {
-  // Each entry charges 32 + 2 + 14 = 48 bytes; the budget holds exactly four.
+  // Each entry charges 40 + 2 + 6 = 48 bytes; the budget holds exactly four.
   MemoryStore store(MemoryStoreOptions{4 * 48, 1, {}});
-  auto value = [](char c) { return std::string(14, c); };
+  auto value = [](char c) { return std::string(6, c); };
   for (const char* key : {"k1", "k2", "k3", "k4"}) store.put(key, value(key[1]), kNoExpiry);
   ASSERT_EQ(store.stats().entries, 4u);
   ASSERT_EQ(store.stats().evictions, 0u);
@@ -271,7 +341,7 @@ TEST(MemoryStore, SieveEvictsTheFirstUnvisitedEntryFromTheTail) {
 TEST(MemoryStore, EvictionPrefersExpiredEntries) {
   ManualClock clock;
   MemoryStore store(clock.options(MemoryStoreOptions{4 * 48, 1, {}}));
-  const std::string v(14, 'v');
+  const std::string v(6, 'v');  // 40 + 2 + 6 = 48 bytes an entry: four fit
   store.put("k1", v, kNoExpiry);
   store.put("k2", v, kNoExpiry);
   store.put("k3", v, 30);
@@ -331,7 +401,7 @@ TEST(MemoryStore, TooLargeEntryLeavesTheOldValueIntact) {
   EXPECT_EQ(store.get("k"), "small");
   EXPECT_EQ(store.stats().bytes, before.bytes);
   // Exactly at the limit still fits (and evicts everything else).
-  store.put("big", std::string(4096 - 32 - 3, 'x'), kNoExpiry);
+  store.put("big", std::string(4096 - kHeader - 3, 'x'), kNoExpiry);
   EXPECT_EQ(store.stats().bytes, 4096u);
   EXPECT_EQ(store.get("k"), std::nullopt);
 }
