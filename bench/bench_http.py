@@ -42,6 +42,7 @@ VENV_BIN = pathlib.Path(sys.executable).parent
 THROUGHPUT = [
     ("plain", "plain endpoint, no cache"),
     ("empty_depends", "plain endpoint + an empty class `Depends()`"),
+    ("plain_yield", "plain endpoint + `await asyncio.sleep(0)` (control: suspending once)"),
     ("inhandler_memory", "in-memory fetch, `Cachette(request)` in the handler (recommended)"),
     ("dep_memory", "in-memory fetch, `cachette: CachetteDep` (async provider)"),
     ("depends_memory", "in-memory fetch, `cachette: Cachette = Depends()` (0.1.x)"),
@@ -50,6 +51,11 @@ THROUGHPUT = [
     (
         "inhandler_redis+gcfreeze",
         "Redis fetch, `Cachette(request)` in the handler, app calls `gc.freeze()` (recommended)",
+    ),
+    ("redispy_redis", "Redis GET with redis-py asyncio + hiredis, no cache library (control)"),
+    (
+        "redispy_redis+gcfreeze",
+        "Redis GET with redis-py asyncio + hiredis, no cache library, app calls `gc.freeze()`",
     ),
     ("dep_redis", "Redis fetch, `cachette: CachetteDep`"),
     ("depends_redis", "Redis fetch, `cachette: Cachette = Depends()` (0.1.x)"),
@@ -171,23 +177,25 @@ def measure(pid: int, port: int, seconds: int) -> tuple[float, float]:
 Series = dict[str, list[float]]
 
 
-def run_throughput(redis_url: str, seconds: int, repeats: int) -> dict[str, Series]:
+def run_throughput(
+    redis_url: str, seconds: int, repeats: int, subjects: list[tuple[str, str]] = THROUGHPUT
+) -> dict[str, Series]:
     """req/s, its ratio to the neighbouring plain run, server CPU µs per request, and the
     capacity ratio (plain's CPU per request ÷ the subject's), per subject and repeat."""
-    names = [name for name, _ in THROUGHPUT]
+    names = [name for name, _ in subjects]
     out: dict[str, Series] = {k: {n: [] for n in names} for k in ("rps", "ratio", "cpu", "cap")}
     env = {"BENCH_REDIS_URL": redis_url}
     pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
-        for index, (name, _) in enumerate(THROUGHPUT):
+        for index, (name, _) in enumerate(subjects):
             pids[name] = stack.enter_context(uvicorn(name, port_for(index), env))
-        for index in range(len(THROUGHPUT)):
+        for index in range(len(subjects)):
             wrk(port_for(index), 1)  # warm-up: fills the caches, warms the interpreter
         # The machine is shared and its load drifts: each subject runs right after a run of
         # the plain endpoint, and its ratio is taken to that neighbour.
-        ports = {name: port_for(index) for index, (name, _) in enumerate(THROUGHPUT)}
+        ports = {name: port_for(index) for index, (name, _) in enumerate(subjects)}
         for repeat in range(repeats):
-            for name, _ in THROUGHPUT:
+            for name, _ in subjects:
                 base = baseline(name)
                 plain, plain_cpu = measure(pids[base], ports[base], seconds)
                 rps, cpu = (
@@ -335,13 +343,36 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", choices=["throughput", "stampede"])
+    parser.add_argument(
+        "--subjects",
+        help="comma-separated throughput subjects to run (with their plain baselines); "
+        "implies --only throughput and writes nothing",
+    )
     args = parser.parse_args()
+    subjects = THROUGHPUT
+    if args.subjects:
+        wanted = set(args.subjects.split(","))
+        wanted |= {baseline(name) for name in wanted}
+        subjects = [(name, label) for name, label in THROUGHPUT if name in wanted]
+        if len(subjects) != len(wanted):
+            raise SystemExit(f"unknown subjects: {sorted(wanted - {n for n, _ in subjects})}")
+        args.only = "throughput"
     with private_server("redis-server") as redis_port:
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         throughput = (
-            run_throughput(redis_url, args.seconds, args.repeats) if args.only != "stampede" else {}
+            run_throughput(redis_url, args.seconds, args.repeats, subjects)
+            if args.only != "stampede"
+            else {}
         )
         stampede = run_stampede(redis_url, args.repeats) if args.only != "throughput" else {}
+    if throughput and not stampede:
+        for name, _ in subjects:
+            print(
+                f"median {name:26s} {median(throughput['rps'][name]):8.0f} req/s"
+                f" {median(throughput['ratio'][name]):5.2f}x"
+                f" {median(throughput['cpu'][name]):6.1f} µs CPU/req"
+                f" {median(throughput['cap'][name]):5.2f}x capacity"
+            )
     if throughput and stampede:
         body = report(throughput, stampede, args.seconds)
         print(body)

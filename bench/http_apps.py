@@ -81,6 +81,26 @@ def make_app() -> FastAPI:
         async def plain() -> Any:
             return text(BODY)
 
+    elif SUBJECT == "plain_yield":  # control: what suspending the handler once costs
+
+        @app.get("/k")
+        async def plain_yield() -> Any:
+            await asyncio.sleep(0)
+            return text(BODY)
+
+    elif SUBJECT == "redispy_redis":  # control: one GET with redis-py itself, no cache library
+        from redis import asyncio as aioredis
+
+        client = aioredis.from_url(REDIS_URL)
+
+        @app.get("/k")
+        async def redispy() -> Any:
+            value = await client.get(KEY)
+            if value is None:
+                await client.set(KEY, BODY)
+                value = BODY.encode()
+            return text(value.decode())
+
     elif SUBJECT == "empty_depends":
 
         @app.get("/k")
