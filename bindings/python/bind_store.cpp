@@ -134,9 +134,12 @@ class TextMemo {
     return slot.stamp == stamp ? slot.text : nullptr;
   }
 
-  /// Keeps `text`, built from `size` stored bytes, for later hits on `stamp`.
-  void keep(std::uint64_t stamp, PyObject* text, std::size_t size) {
-    const std::uint64_t bytes = size + sizeof(PyASCIIObject);
+  /// Keeps `text` (a str) for later hits on `stamp`.
+  void keep(std::uint64_t stamp, PyObject* text) {
+    const auto length = static_cast<std::uint64_t>(PyUnicode_GET_LENGTH(text));
+    const std::uint64_t bytes =
+        (PyUnicode_IS_ASCII(text) ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject)) +
+        (length + 1) * PyUnicode_KIND(text);         // what the str occupies, near enough
     if (stamp == 0 || bytes > budget_ / 16) return;  // a few huge values must not fill it
     if (slots_.empty()) slots_.resize(kSlots);
     Slot& slot = slots_[stamp & (kSlots - 1)];
@@ -221,7 +224,7 @@ PyObject* read_hit(PyObject* capsule, PyObject* key) {
             }
             hit->value = text_of(value);
             if (hit->value != nullptr && hit->memo != nullptr) {
-              hit->memo->keep(stamp, hit->value, value.size());
+              hit->memo->keep(stamp, hit->value);
             }
           },
           &out);
