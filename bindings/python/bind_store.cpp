@@ -115,51 +115,89 @@ constexpr const char* kReaderCapsule = nullptr;
 // hit's cost. The text reader keeps the strings it built, found again by the entry's stamp
 // (Store::visit_stamped): a later hit on the same write returns the same str, immutable,
 // without reading the bytes at all. A new write gets a new stamp, so nothing stale is ever
-// returned. Direct-mapped by stamp, a slot going to the latest string that maps to it; the
-// strings held stay within a byte budget (a quarter of max_memory, at most 64 MiB), which
-// is memory beyond max_memory. Only touched with the GIL held.
+// returned. The table is 4-way set-associative, one cache line a set; the memory store's
+// stamps count its writes, so entries written one after another share sets and lines, each
+// in its own way. The strings held stay within a byte budget (a quarter of max_memory, at
+// most 64 MiB), which is memory beyond max_memory. Only touched with the GIL held.
 class TextMemo {
  public:
+  /// Values shorter than this are not kept: pymalloc builds their strings from its own pools,
+  /// about as fast as a kept one is found.
+  static constexpr std::size_t kShortest = 512;
+
   explicit TextMemo(std::uint64_t budget) : budget_(budget) {}
   ~TextMemo() {
-    for (Slot& slot : slots_) Py_XDECREF(slot.text);
+    for (Set& set : sets_) {
+      for (Slot& slot : set.ways) Py_XDECREF(slot.text);
+    }
   }
   TextMemo(const TextMemo&) = delete;
   TextMemo& operator=(const TextMemo&) = delete;
 
   /// The string kept for `stamp` (borrowed), or nullptr.
   PyObject* find(std::uint64_t stamp) const noexcept {
-    if (stamp == 0 || slots_.empty()) return nullptr;
-    const Slot& slot = slots_[stamp & (kSlots - 1)];
-    return slot.stamp == stamp ? slot.text : nullptr;
+    if (stamp == 0 || sets_.empty()) return nullptr;
+    for (const Slot& slot : sets_[(stamp / kWays) % kSets].ways) {
+      if (slot.stamp == stamp) return slot.text;
+    }
+    return nullptr;
+  }
+
+  /// Lets go of the string kept for `stamp`, if any (its entry was written again).
+  void drop(std::uint64_t stamp) noexcept {
+    if (stamp == 0 || sets_.empty()) return;
+    for (Slot& slot : sets_[(stamp / kWays) % kSets].ways) {
+      if (slot.stamp == stamp) {
+        held_ -= size_of(slot.text);
+        Py_CLEAR(slot.text);
+        slot.stamp = 0;
+        return;
+      }
+    }
   }
 
   /// Keeps `text` (a str) for later hits on `stamp`.
   void keep(std::uint64_t stamp, PyObject* text) {
-    const auto length = static_cast<std::uint64_t>(PyUnicode_GET_LENGTH(text));
-    const std::uint64_t bytes =
-        (PyUnicode_IS_ASCII(text) ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject)) +
-        (length + 1) * PyUnicode_KIND(text);         // what the str occupies, near enough
+    const std::uint64_t bytes = size_of(text);
     if (stamp == 0 || bytes > budget_ / 16) return;  // a few huge values must not fill it
-    if (slots_.empty()) slots_.resize(kSlots);
-    Slot& slot = slots_[stamp & (kSlots - 1)];
-    if (slot.text != nullptr) {
-      held_ -= slot.bytes;
-      Py_CLEAR(slot.text);  // a str: its deallocation runs no Python code
+    if (sets_.empty()) sets_.resize(kSets);
+    Set& set = sets_[(stamp / kWays) % kSets];
+    Slot* victim = &set.ways[stamp % kWays];  // consecutive stamps take different ways
+    for (Slot& slot : set.ways) {
+      if (slot.text == nullptr) {
+        victim = &slot;
+        break;
+      }
+    }
+    if (victim->text != nullptr) {
+      held_ -= size_of(victim->text);
+      Py_CLEAR(victim->text);  // a str: its deallocation runs no Python code
+      victim->stamp = 0;
     }
     if (held_ + bytes > budget_) return;
-    slot = Slot{stamp, Py_NewRef(text), bytes};
+    *victim = Slot{stamp, Py_NewRef(text)};
     held_ += bytes;
   }
 
  private:
-  static constexpr std::size_t kSlots = 16384;
+  static constexpr std::size_t kSets = 4096;  // 16,384 strings at most; the table is 256 KiB
+  static constexpr std::size_t kWays = 4;
   struct Slot {
     std::uint64_t stamp = 0;
     PyObject* text = nullptr;
-    std::uint64_t bytes = 0;
   };
-  std::vector<Slot> slots_;
+  struct alignas(64) Set {
+    Slot ways[kWays];
+  };
+
+  // What a str occupies, near enough.
+  static std::uint64_t size_of(PyObject* text) noexcept {
+    const auto length = static_cast<std::uint64_t>(PyUnicode_GET_LENGTH(text));
+    return (PyUnicode_IS_ASCII(text) ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject)) +
+           (length + 1) * PyUnicode_KIND(text);
+  }
+
+  std::vector<Set> sets_;
   std::uint64_t budget_;
   std::uint64_t held_ = 0;
 };
@@ -167,10 +205,26 @@ class TextMemo {
 // What a reader's capsule points to.
 struct Reader {
   Store* store;
-  std::unique_ptr<TextMemo> memo;  // the text reader's only
+  std::shared_ptr<TextMemo> memo;  // the text reader's and writer's: one per store
 };
 
 constexpr std::uint64_t kMemoCeiling = 64ull << 20;
+
+// The store's table of kept strings, made on first use. Its text reader keeps strings in it;
+// its text writer drops the string of each entry it replaces, so strings of values written
+// over do not linger. Capsules hold their store alive, and the table lives as long as they do.
+std::shared_ptr<TextMemo> memo_for(Store& store) {
+  static auto* memos = new std::vector<std::pair<Store*, std::weak_ptr<TextMemo>>>();
+  std::erase_if(*memos, [](const auto& entry) { return entry.second.expired(); });
+  for (const auto& [owner, memo] : *memos) {
+    if (owner == &store) return memo.lock();
+  }
+  const std::uint64_t capacity = store.stats().capacity;  // 0: no byte budget (file store)
+  if (capacity == 0) return nullptr;
+  auto memo = std::make_shared<TextMemo>(std::min(capacity / 4, kMemoCeiling));
+  memos->emplace_back(&store, memo);
+  return memo;
+}
 
 void release_reader(PyObject* capsule) {
   delete static_cast<Reader*>(PyCapsule_GetPointer(capsule, kReaderCapsule));
@@ -216,16 +270,16 @@ PyObject* read_hit(PyObject* capsule, PyObject* key) {
           k,
           [](void* context, std::string_view value, std::uint64_t stamp) {
             auto* hit = static_cast<TextHit*>(context);
-            if (hit->memo != nullptr) {
-              if (PyObject* kept = hit->memo->find(stamp)) {
+            // A short string (pymalloc's sizes) is built about as fast as it is found.
+            TextMemo* memo = value.size() >= TextMemo::kShortest ? hit->memo : nullptr;
+            if (memo != nullptr) {
+              if (PyObject* kept = memo->find(stamp)) {
                 hit->value = Py_NewRef(kept);
                 return;
               }
             }
             hit->value = text_of(value);
-            if (hit->value != nullptr && hit->memo != nullptr) {
-              hit->memo->keep(stamp, hit->value);
-            }
+            if (hit->value != nullptr && memo != nullptr) memo->keep(stamp, hit->value);
           },
           &out);
     } else {
@@ -280,8 +334,10 @@ PyObject* write_text(PyObject* capsule, PyObject* const* args, Py_ssize_t nargs)
   const long long ttl_ms = PyLong_AsLongLong(args[2]);
   if (ttl_ms == -1 && PyErr_Occurred()) return nullptr;
   try {
-    store->put(std::string_view(key, static_cast<std::size_t>(key_size)),
-               std::string_view(value, static_cast<std::size_t>(value_size)), ttl_ms);
+    const std::uint64_t replaced =
+        store->put_stamped(std::string_view(key, static_cast<std::size_t>(key_size)),
+                           std::string_view(value, static_cast<std::size_t>(value_size)), ttl_ms);
+    if (reader->memo) reader->memo->drop(replaced);
   } catch (const Error& e) {
     set_python_error(e);
     return nullptr;
@@ -304,12 +360,7 @@ PyMethodDef kBytesReader = {"read_bytes", &read_hit<false>, METH_O,
 
 nb::object make_reader(nb::handle self, Store& store, PyMethodDef* def) {
   auto reader = std::make_unique<Reader>(Reader{&store, nullptr});
-  if (def == &kTextReader) {
-    const std::uint64_t capacity = store.stats().capacity;  // 0: no byte budget (file store)
-    if (capacity > 0) {
-      reader->memo = std::make_unique<TextMemo>(std::min(capacity / 4, kMemoCeiling));
-    }
-  }
+  if (def == &kTextReader || def == &kTextWriter) reader->memo = memo_for(store);
   nb::object capsule = nb::steal(PyCapsule_New(reader.get(), kReaderCapsule, &release_reader));
   if (!capsule.is_valid()) throw nb::python_error();
   reader.release();  // the capsule owns it now

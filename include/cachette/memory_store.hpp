@@ -31,6 +31,8 @@ class MemoryStore final : public Store {
   bool visit(std::string_view key, Sink sink, void* context) override;
   bool visit_stamped(std::string_view key, StampedSink sink, void* context) override;
   void put(std::string_view key, std::string_view value, std::int64_t ttl_ms) override;
+  std::uint64_t put_stamped(std::string_view key, std::string_view value,
+                            std::int64_t ttl_ms) override;
   std::uint64_t erase(std::string_view key) override;
   std::uint64_t erase_prefix(std::string_view prefix) override;
   std::uint64_t flush() override;

@@ -56,6 +56,10 @@ class Store {
   /// Stores `value` under `key`; `ttl_ms` > 0 sets an expiry, kNoExpiry keeps it forever.
   /// Throws Error(value_too_large) when the entry can never fit.
   virtual void put(std::string_view key, std::string_view value, std::int64_t ttl_ms) = 0;
+  /// put() that returns the stamp of the entry it replaced (see visit_stamped): 0 when there
+  /// was none, or the store keeps no stamps.
+  virtual std::uint64_t put_stamped(std::string_view key, std::string_view value,
+                                    std::int64_t ttl_ms);
   /// Removes `key`; returns 1 if a live entry was removed, else 0.
   virtual std::uint64_t erase(std::string_view key) = 0;
   /// Removes every live entry whose key starts with `prefix`; returns how many.

@@ -13,6 +13,12 @@ std::optional<std::string> Store::get(std::string_view key) {
   return out;
 }
 
+std::uint64_t Store::put_stamped(std::string_view key, std::string_view value,
+                                 std::int64_t ttl_ms) {
+  put(key, value, ttl_ms);
+  return 0;
+}
+
 bool Store::visit_stamped(std::string_view key, StampedSink sink, void* context) {
   struct Call {
     StampedSink sink;

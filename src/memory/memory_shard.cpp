@@ -78,8 +78,10 @@ bool Shard::visit(std::string_view key, std::uint32_t hash, std::uint64_t now, S
   return true;
 }
 
-void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value, std::uint64_t now,
-                std::uint64_t expires_at, std::uint64_t stamp) noexcept {
+std::uint64_t Shard::put(std::string_view key, std::uint32_t hash, std::string_view value,
+                         std::uint64_t now, std::uint64_t expires_at,
+                         std::uint64_t stamp) noexcept {
+  std::uint64_t replaced = 0;
   ShardCounters& counters = header_.counters;
   const std::uint64_t charge = kEntryOverhead + key.size() + value.size();
   const std::uint64_t block = Heap::block_size_for(charge);
@@ -90,6 +92,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
     EntryHeader& e = entry(offset);
     const std::uint64_t old_charge = charge_of(e);
     const std::uint64_t old_block = e.block_size();
+    replaced = e.stamp();
     // Same-sized rewrites (counters, refreshed pages) are common: reuse the block and keep
     // the entry's place in the queue. A write is a use, so it also earns the visited bit.
     if (old_block >= block && old_block - block < kMinBlock &&
@@ -101,7 +104,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
       e.set_stamp(stamp);
       e.size_flags |= kVisited;
       counters.bytes = counters.bytes - old_charge + charge;
-      return;
+      return replaced;
     }
     index_.erase_at(pos);
     drop(offset);
@@ -121,6 +124,7 @@ void Shard::put(std::string_view key, std::uint32_t hash, std::string_view value
   index_.insert(hash, offset);
   counters.bytes += charge;
   ++counters.entries;
+  return replaced;
 }
 
 std::uint64_t Shard::erase(std::string_view key, std::uint32_t hash, std::uint64_t now) noexcept {

@@ -88,11 +88,6 @@ struct MemoryStore::Shared {
   std::uint32_t shard_of(std::uint64_t hash) const noexcept {
     return static_cast<std::uint32_t>(hash >> 32) & shard_mask;
   }
-  std::uint64_t next_stamp() const noexcept {
-    auto& header = *reinterpret_cast<ArenaHeader*>(arena.data());
-    return std::atomic_ref<std::uint64_t>(header.stamps).fetch_add(1, std::memory_order_relaxed) +
-           1;
-  }
 
   const std::uint64_t shard_budget;
   const std::uint64_t region_bytes;
@@ -143,6 +138,11 @@ bool MemoryStore::visit_stamped(std::string_view key, StampedSink sink, void* co
 }
 
 void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t ttl_ms) {
+  put_stamped(key, value, ttl_ms);
+}
+
+std::uint64_t MemoryStore::put_stamped(std::string_view key, std::string_view value,
+                                       std::int64_t ttl_ms) {
   const Shared& s = *shared_;
   if (ttl_ms <= 0 && ttl_ms != kNoExpiry) {
     throw Error(
@@ -162,9 +162,13 @@ void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t
   const std::uint64_t expires_at =
       ttl_ms == kNoExpiry ? detail::kNever
                           : std::min(now + static_cast<std::uint64_t>(ttl_ms), detail::kNever - 1);
-  const std::uint64_t stamp = s.next_stamp();
+  // Stamps count the store's writes: consecutive writes get consecutive stamps, which keeps
+  // the readers' tables of kept strings in write order (bind_store.cpp).
+  auto& header = *reinterpret_cast<ArenaHeader*>(s.arena.data());
+  const std::uint64_t stamp =
+      std::atomic_ref<std::uint64_t>(header.writes).fetch_add(1, std::memory_order_relaxed) + 1;
   std::lock_guard lock(s.locks[index].mutex);
-  Shard(s.region(index), s.seed)
+  return Shard(s.region(index), s.seed)
       .put(key, static_cast<std::uint32_t>(hash), value, now, expires_at, stamp);
 }
 

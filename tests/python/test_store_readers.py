@@ -106,16 +106,36 @@ def test_text_reader_reuses_its_string_until_the_entry_is_written_again() -> Non
     second = read("k")
     assert second == "b" * 1024
     assert read("k") is second
-    store.put("k", "é".encode() * 10, 60_000)  # a new block, not ASCII
-    assert read("k") == "é" * 10
+    store.put("k", "é".encode() * 300, 60_000)  # a new block, not ASCII
+    assert read("k") == "é" * 300
     assert read("k") is read("k")
+    store.put("k", b"short", 60_000)  # short strings are built on every hit
+    assert read("k") == "short"
+    assert read("k") is not read("k")
     store.erase("k")
     assert read("k") is None
     store.put("k", b"a" * 1024, 60_000)  # the first value again, written anew
     assert read("k") == "a" * 1024
     store.put("k", b"c" * 1024, 60_000)
+    assert read("k") == "c" * 1024
     store.flush()
     assert read("k") is None
+    store.put("k", b"d" * 1024, 60_000)  # after a flush, into an emptied shard
+    assert read("k") == "d" * 1024
+
+
+def test_text_writer_and_reader_of_one_store_agree() -> None:
+    store = _core.MemoryStore(1 << 20)
+    read, write = store.text_reader(), store.text_writer()
+    write("k", "a" * 1024, 60_000)
+    first = read("k")
+    assert read("k") is first
+    write("k", "b" * 1024, 60_000)  # drops the kept "a..." string
+    assert read("k") == "b" * 1024
+    other = _core.MemoryStore(1 << 20)  # another store keeps its own strings
+    other.text_writer()("k", "c" * 1024, 60_000)
+    assert other.text_reader()("k") == "c" * 1024
+    assert read("k") == "b" * 1024
 
 
 def test_text_reader_keeps_no_value_too_large_for_its_budget() -> None:

@@ -43,7 +43,7 @@ struct EntryHeader {
   std::uint16_t expires_hi;
   std::uint32_t written_lo;
   std::uint32_t expires_lo;
-  std::uint32_t stamp_lo;  // this write's stamp (Store::visit_stamped), unique in the store
+  std::uint32_t stamp_lo;  // this write's stamp (Store::visit_stamped): the store's write count
   std::uint32_t stamp_hi;
 
   std::uint32_t block_size() const noexcept { return size_flags & ~kFlagMask; }
@@ -134,7 +134,7 @@ struct ArenaHeader {
   std::uint64_t hash_state;    // the hash seed: every process sharing the arena must agree
   std::uint64_t hash_fold;
   std::uint32_t shards;
-  std::uint64_t stamps;  // the last write stamp handed out (atomically: shards write alone)
+  std::uint64_t writes;  // stamps handed out so far (atomically: EntryHeader::stamp)
 };
 static_assert(sizeof(ArenaHeader) <= kPage);
 

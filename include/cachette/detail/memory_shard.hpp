@@ -39,8 +39,9 @@ class Shard {
              void* context, std::uint64_t* stamp = nullptr);
   /// `expires_at` is absolute (kNever for none); `stamp` names this write (never 0, never
   /// reused). The caller has checked that the entry fits the budget, so this cannot fail.
-  void put(std::string_view key, std::uint32_t hash, std::string_view value, std::uint64_t now,
-           std::uint64_t expires_at, std::uint64_t stamp) noexcept;
+  /// Returns the stamp of the entry it replaced, 0 if there was none.
+  std::uint64_t put(std::string_view key, std::uint32_t hash, std::string_view value,
+                    std::uint64_t now, std::uint64_t expires_at, std::uint64_t stamp) noexcept;
   std::uint64_t erase(std::string_view key, std::uint32_t hash, std::uint64_t now) noexcept;
   std::uint64_t erase_prefix(std::string_view prefix, std::uint64_t now) noexcept;
   std::uint64_t flush(std::uint64_t now) noexcept;

@@ -164,7 +164,21 @@ TEST(MemoryStore, EveryWriteGetsItsOwnStamp) {
   EXPECT_NE(a3, a1);
   store.erase("a");
   store.put("a", "1234", kNoExpiry);
-  EXPECT_NE(stamp_of(store, "a"), a1);
+  const std::uint64_t a4 = stamp_of(store, "a");
+  EXPECT_NE(a4, a1);
+  store.flush();  // empties the shards; their write counts go on
+  store.put("a", "1234", kNoExpiry);
+  const std::uint64_t a5 = stamp_of(store, "a");
+  for (std::uint64_t earlier : {a1, a2, a3, a4}) EXPECT_NE(a5, earlier);
+  store.put("b", "1234", kNoExpiry);
+
+  // put_stamped names the write it replaced, so a reader can let go of what it kept for it.
+  store.put("c", "1234", kNoExpiry);
+  const std::uint64_t c = stamp_of(store, "c");
+  EXPECT_EQ(store.put_stamped("c", "5678", kNoExpiry), c);  // in place
+  const std::uint64_t c2 = stamp_of(store, "c");
+  EXPECT_EQ(store.put_stamped("c", "a longer value than any before", kNoExpiry), c2);  // moved
+  EXPECT_EQ(store.put_stamped("fresh", "v", kNoExpiry), 0u);
 
   std::string value;
   EXPECT_TRUE(store.visit_stamped(
