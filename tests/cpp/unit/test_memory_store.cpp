@@ -193,7 +193,7 @@ TEST(MemoryStore, EveryWriteGetsItsOwnStamp) {
       nullptr));
 }
 
-TEST(MemoryStore, StampsStayUniqueUnderConcurrentWriters) {
+TEST(MemoryStore, ConcurrentWritersGetUniqueStamps) {
   MemoryStore store(MemoryStoreOptions{8 << 20, 8, {}});
   constexpr int kThreads = 4, kKeys = 200, kRounds = 20;
   std::vector<std::thread> threads;
