@@ -143,6 +143,20 @@ class TextMemo {
     return nullptr;
   }
 
+  /// Bytes the kept strings occupy (beyond the store's max_memory).
+  std::uint64_t held() const noexcept { return held_; }
+
+  /// Lets go of every kept string (the store was flushed).
+  void clear() noexcept {
+    for (Set& set : sets_) {
+      for (Slot& slot : set.ways) {
+        Py_CLEAR(slot.text);
+        slot.stamp = 0;
+      }
+    }
+    held_ = 0;
+  }
+
   /// Lets go of the string kept for `stamp`, if any (its entry was written again).
   void drop(std::uint64_t stamp) noexcept {
     if (stamp == 0 || sets_.empty()) return;
@@ -213,16 +227,26 @@ constexpr std::uint64_t kMemoCeiling = 64ull << 20;
 // The store's table of kept strings, made on first use. Its text reader keeps strings in it;
 // its text writer drops the string of each entry it replaces, so strings of values written
 // over do not linger. Capsules hold their store alive, and the table lives as long as they do.
-std::shared_ptr<TextMemo> memo_for(Store& store) {
-  static auto* memos = new std::vector<std::pair<Store*, std::weak_ptr<TextMemo>>>();
-  std::erase_if(*memos, [](const auto& entry) { return entry.second.expired(); });
-  for (const auto& [owner, memo] : *memos) {
+std::vector<std::pair<Store*, std::weak_ptr<TextMemo>>>& memos() {
+  static auto* all = new std::vector<std::pair<Store*, std::weak_ptr<TextMemo>>>();
+  return *all;
+}
+
+// The store's table if it has one (nullptr otherwise).
+std::shared_ptr<TextMemo> existing_memo(const Store& store) {
+  std::erase_if(memos(), [](const auto& entry) { return entry.second.expired(); });
+  for (const auto& [owner, memo] : memos()) {
     if (owner == &store) return memo.lock();
   }
+  return nullptr;
+}
+
+std::shared_ptr<TextMemo> memo_for(Store& store) {
+  if (std::shared_ptr<TextMemo> memo = existing_memo(store)) return memo;
   const std::uint64_t capacity = store.stats().capacity;  // 0: no byte budget (file store)
   if (capacity == 0) return nullptr;
   auto memo = std::make_shared<TextMemo>(std::min(capacity / 4, kMemoCeiling));
-  memos->emplace_back(&store, memo);
+  memos().emplace_back(&store, memo);
   return memo;
 }
 
@@ -383,6 +407,8 @@ nb::dict store_stats(const Store& store) {
   d["entries"] = s.entries;
   d["bytes"] = s.bytes;
   d["capacity"] = s.capacity;
+  const std::shared_ptr<TextMemo> memo = existing_memo(store);
+  d["kept_bytes"] = memo ? memo->held() : 0;
   return d;
 }
 
@@ -402,7 +428,12 @@ void bind_store(nb::module_& m) {
       .def("put_text", &store_put_text, nb::arg("key"), nb::arg("value"), nb::arg("ttl_ms"))
       .def("erase", &Store::erase, nb::arg("key"))
       .def("erase_prefix", &Store::erase_prefix, nb::arg("prefix"))
-      .def("flush", &Store::flush)
+      .def("flush",
+           [](Store& s) {
+             const std::uint64_t removed = s.flush();
+             if (std::shared_ptr<TextMemo> memo = existing_memo(s)) memo->clear();
+             return removed;
+           })
       .def("flush_expired", &Store::flush_expired)
       .def("stats", &store_stats)
       .def(

@@ -166,3 +166,38 @@ async def test_fetch_returns_the_latest_value_through_the_kept_strings() -> None
         await cache.put("k", value)
         assert await cache.fetch("k") == value
         assert await cache.fetch("k") == value
+
+
+def test_kept_strings_stay_within_their_budget_and_are_let_go() -> None:
+    # A 4 MiB store keeps at most 1 MiB of strings, none over 64 KiB.
+    store = _core.MemoryStore(4 << 20)
+    read, write = store.text_reader(), store.text_writer()
+    assert store.stats()["kept_bytes"] == 0
+    keys = [f"k{i}" for i in range(300)]
+    for k in keys:
+        write(k, k[-1] * (8 << 10), 60_000)
+    for _ in range(2):
+        for k in keys:
+            assert read(k) == k[-1] * (8 << 10)
+    kept = store.stats()["kept_bytes"]
+    assert 512 << 10 < kept <= 1 << 20
+    for k in keys:  # every rewrite lets go of its key's string
+        write(k, "x" * (8 << 10), 60_000)
+    assert store.stats()["kept_bytes"] == 0
+    for k in keys[:10]:
+        read(k)
+    assert store.stats()["kept_bytes"] > 0
+    store.flush()
+    assert store.stats()["kept_bytes"] == 0
+    write("k", "y" * 1024, 60_000)
+    assert read("k") == "y" * 1024
+
+
+async def test_cachette_stats_report_the_kept_strings() -> None:
+    Cachette.load_config(lambda: [("backend", "inmemory")])
+    cache = Cachette()
+    await cache.put("k", "v" * 2048)
+    assert await cache.fetch("k") == "v" * 2048
+    assert Cachette.stats()["kept_bytes"] >= 2048
+    await cache.flush()
+    assert Cachette.stats()["kept_bytes"] == 0
