@@ -315,6 +315,13 @@ async def _take_lock(
             if found is not _MISSING:
                 return (found,)
         if await guard(backend.add(lock_key, token, ttl_ms), True):
+            # The owner we waited for may have left its result between that poll and its
+            # release: look once more before computing it again.
+            if poll is not None:
+                found = await poll()
+                if found is not _MISSING:
+                    await guard(backend.clear_if_equal(lock_key, token), False)
+                    return (found,)
             return True
 
 

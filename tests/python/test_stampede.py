@@ -420,6 +420,40 @@ async def test_run_once_leads_once_and_waiters_follow_or_lead_themselves(
     assert leads == 3
 
 
+async def test_run_once_follows_a_result_left_just_before_the_lock_was_released(
+    local_backend: str,
+) -> None:
+    """Another process holds the lock; it stores its result and releases the lock between
+    this caller's poll and its next try for the lock. The caller gets the lock, but must
+    use that result rather than compute it again."""
+    backend = core._runtime.start()
+    lock_key = LOCK_PREFIX + "late"
+    assert await backend.add(lock_key, b"other-process", 60_000)
+    stored = False
+    polls = 0
+    leads = 0
+
+    async def lead() -> bool:
+        nonlocal leads
+        leads += 1
+        return True
+
+    async def follow() -> bool:
+        nonlocal stored, polls
+        polls += 1
+        if stored:
+            return True
+        # The other process finishes right after this look: result stored, lock released.
+        stored = True
+        assert await backend.clear_if_equal(lock_key, b"other-process")
+        return False
+
+    await run_once("late", lead, follow, backend=backend, guard=_no_guard, lock_timeout=5.0)
+    assert leads == 0
+    assert polls == 2
+    assert await backend.add(lock_key, b"free", 1000)  # and the lock was let go
+
+
 async def test_run_once_waiters_of_a_failed_lead_lead_themselves(local_backend: str) -> None:
     attempts = 0
 
