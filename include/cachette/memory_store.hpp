@@ -40,6 +40,9 @@ class MemoryStore final : public Store {
   StoreStats stats() const override;
 
  private:
+  // visit() in the key's shard under its lock; stores the entry's stamp in `stamp` if given.
+  bool visit_shard(std::string_view key, Sink sink, void* context, std::uint64_t* stamp);
+
   struct Shared;
   std::unique_ptr<Shared> shared_;
 };

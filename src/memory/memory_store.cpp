@@ -107,34 +107,33 @@ MemoryStore::MemoryStore(const MemoryStoreOptions& options) {
 MemoryStore::~MemoryStore() = default;
 
 bool MemoryStore::visit(std::string_view key, Sink sink, void* context) {
-  const Shared& s = *shared_;
-  const std::uint64_t hash = detail::hash_key(key, s.seed);
-  const std::uint32_t index = s.shard_of(hash);
-  const std::uint64_t now = s.now_ms();
-  std::lock_guard lock(s.locks[index].mutex);
-  return Shard(s.region(index), s.seed)
-      .visit(key, static_cast<std::uint32_t>(hash), now, sink, context);
+  return visit_shard(key, sink, context, nullptr);
 }
 
 bool MemoryStore::visit_stamped(std::string_view key, StampedSink sink, void* context) {
-  const Shared& s = *shared_;
-  const std::uint64_t hash = detail::hash_key(key, s.seed);
-  const std::uint32_t index = s.shard_of(hash);
-  const std::uint64_t now = s.now_ms();
   struct Call {
     StampedSink sink;
     void* context;
     std::uint64_t stamp;
   } call{sink, context, 0};
+  return visit_shard(
+      key,
+      [](void* c, std::string_view value, std::int64_t, std::int64_t) {
+        const auto* target = static_cast<Call*>(c);
+        target->sink(target->context, value, target->stamp);
+      },
+      &call, &call.stamp);
+}
+
+bool MemoryStore::visit_shard(std::string_view key, Sink sink, void* context,
+                              std::uint64_t* stamp) {
+  const Shared& s = *shared_;
+  const std::uint64_t hash = detail::hash_key(key, s.seed);
+  const std::uint32_t index = s.shard_of(hash);
+  const std::uint64_t now = s.now_ms();
   std::lock_guard lock(s.locks[index].mutex);
   return Shard(s.region(index), s.seed)
-      .visit(
-          key, static_cast<std::uint32_t>(hash), now,
-          [](void* c, std::string_view value, std::int64_t, std::int64_t) {
-            const auto* target = static_cast<Call*>(c);
-            target->sink(target->context, value, target->stamp);
-          },
-          &call, &call.stamp);
+      .visit(key, static_cast<std::uint32_t>(hash), now, sink, context, stamp);
 }
 
 void MemoryStore::put(std::string_view key, std::string_view value, std::int64_t ttl_ms) {
