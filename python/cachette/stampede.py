@@ -250,18 +250,21 @@ async def _compute(
         # fail-open: when the backend cannot be reached, act as the owner (compute); the
         # release is attempted and its failure ignored likewise
         poll = functools.partial(_read_fresh, rt, key, policy, fresh_ms) if accept else None
+        # recheck_at_once: the previous owner may have stored the value just before
+        # releasing the lock, after this caller's miss
         found = await _take_lock(
-            backend, guard, lock_key, token, policy.lock_ttl_ms, policy.lock_timeout, poll
+            backend,
+            guard,
+            lock_key,
+            token,
+            policy.lock_ttl_ms,
+            policy.lock_timeout,
+            poll,
+            recheck_at_once=True,
         )
         if isinstance(found, tuple):
             return found[0]
         owned = found
-        if owned and accept:
-            # the previous owner may have stored the value just before releasing the lock
-            value = await _read_fresh(rt, key, policy, fresh_ms)
-            if value is not _MISSING:
-                await guard(backend.clear_if_equal(lock_key, token), False)
-                return value
     try:
         value = await factory()
         if value is not None:
@@ -294,11 +297,25 @@ async def _take_lock(
     ttl_ms: int,
     timeout: float,
     poll: Callable[[], Awaitable[Any]] | None,
+    *,
+    recheck_at_once: bool = False,
 ) -> bool | tuple[Any]:
     """Takes the backend lock: True once it is ours, ``(found,)`` as soon as ``poll`` finds
-    a result (anything but _MISSING) while waiting, False when ``timeout`` passes."""
-    if await guard(backend.add(lock_key, token, ttl_ms), True):
+    a result (anything but _MISSING) while waiting, False when ``timeout`` passes. After
+    taking a lock it waited for (or any lock, with ``recheck_at_once``) it polls once more:
+    the owner before may have left its result just before letting the lock go. A result
+    found then lets the lock go again and comes back as ``(found,)``."""
+
+    async def recheck() -> bool | tuple[Any]:
+        if poll is not None:
+            found = await poll()
+            if found is not _MISSING:
+                await guard(backend.clear_if_equal(lock_key, token), False)
+                return (found,)
         return True
+
+    if await guard(backend.add(lock_key, token, ttl_ms), True):
+        return await recheck() if recheck_at_once else True
     _counters.lock_waits += 1
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -315,14 +332,7 @@ async def _take_lock(
             if found is not _MISSING:
                 return (found,)
         if await guard(backend.add(lock_key, token, ttl_ms), True):
-            # The owner we waited for may have left its result between that poll and its
-            # release: look once more before computing it again.
-            if poll is not None:
-                found = await poll()
-                if found is not _MISSING:
-                    await guard(backend.clear_if_equal(lock_key, token), False)
-                    return (found,)
-            return True
+            return await recheck()
 
 
 async def _read_fresh(rt: _Runtime, key: str, policy: Policy, fresh_ms: int) -> Any:
