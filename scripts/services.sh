@@ -6,7 +6,9 @@
 # and appends its addresses to "$SERVICES_ENV".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export SERVICES_DIR="$ROOT/.services"
+# CACHETTE_SERVICES_DIR gives a second concurrent run (with its own CACHETTE_PORT_BASE) a directory
+# of its own for pid files, logs and the env file.
+export SERVICES_DIR="${CACHETTE_SERVICES_DIR:-$ROOT/.services}"
 export SERVICES_ENV="$SERVICES_DIR/env"
 export ROOT
 # Private port range; override with CACHETTE_PORT_BASE when two runs share a machine.

@@ -7,6 +7,6 @@ trap 'bash "$ROOT/scripts/services.sh" stop' EXIT
 bash "$ROOT/scripts/services.sh" start
 set -a
 # shellcheck disable=SC1091
-. "$ROOT/.services/env"
+. "${CACHETTE_SERVICES_DIR:-$ROOT/.services}/env"
 set +a
 "$@"
