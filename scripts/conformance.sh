@@ -4,6 +4,7 @@
 # 127.0.0.1. Prints the counts of required / optimal / check tests passed.
 #   CONFORMANCE_ID=test-id     runs one test and dumps its exchanges
 #   CONFORMANCE_VERBOSE=1      lists every failure
+#   CONFORMANCE_DEFAULTS=1     tests HttpCache with its default options (not the project's)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT_BASE="${CACHETTE_PORT_BASE:-17300}"
@@ -31,7 +32,8 @@ trap cleanup EXIT
   npm_config_pidfile="$WORK/origin.pid" \
   exec node --import "$ROOT/tests/conformance/loopback.mjs" server/server.mjs) > "$WORK/origin.log" 2>&1 &
 pids+=($!)
-(cd "$ROOT" && CONFORMANCE_ORIGIN="http://127.0.0.1:$ORIGIN_PORT" exec "$PY" -m uvicorn \
+(cd "$ROOT" && CONFORMANCE_ORIGIN="http://127.0.0.1:$ORIGIN_PORT" \
+  CONFORMANCE_DEFAULTS="${CONFORMANCE_DEFAULTS:-0}" exec "$PY" -m uvicorn \
   tests.conformance.proxy:app --host 127.0.0.1 --port "$PROXY_PORT" --no-server-header \
   --no-date-header --no-access-log --log-level warning) > "$WORK/proxy.log" 2>&1 &
 pids+=($!)
@@ -54,7 +56,9 @@ if [ -n "$npm_config_id" ]; then
   exit 0
 fi
 (cd "$SUITE" && node --no-warnings cli.mjs) > "$WORK/results.json"
-echo "cache-tests $SUITE_VERSION against HttpCache (reverse proxy on 127.0.0.1:$PROXY_PORT):"
+settings="project settings"
+[ "${CONFORMANCE_DEFAULTS:-0}" = 1 ] && settings="default options"
+echo "cache-tests $SUITE_VERSION against HttpCache, $settings (reverse proxy on 127.0.0.1:$PROXY_PORT):"
 node "$ROOT/tests/conformance/count.mjs" "$SUITE" "$WORK/results.json"
 echo
 echo "for comparison, the results shipped with the suite (older runs; tests added since count as not passed):"

@@ -2,6 +2,8 @@
 ``make conformance``. The origin is the suite's own server, named by CONFORMANCE_ORIGIN.
 
 Run: CONFORMANCE_ORIGIN=http://127.0.0.1:PORT uvicorn tests.conformance.proxy:app
+CONFORMANCE_DEFAULTS=1 wraps the proxy in ``HttpCache`` with default options instead of the
+project's settings.
 """
 
 from __future__ import annotations
@@ -122,10 +124,15 @@ def _dechunk(data: bytes) -> bytes:
 
 
 Cachette.load_config(lambda: [("ttl", 60)])
-app = HttpCache(
-    ReverseProxy(ORIGIN),
-    set_cookie="store",
-    etag=False,
-    namespace="conformance",
-    surrogate="cachette",
-)
+if os.environ.get("CONFORMANCE_DEFAULTS") == "1":
+    # HttpCache as a user gets it without options: what its safe defaults cost
+    app = HttpCache(ReverseProxy(ORIGIN), namespace="conformance")
+else:
+    # the project's settings: RFC 9111's choices where the defaults are stricter
+    app = HttpCache(
+        ReverseProxy(ORIGIN),
+        set_cookie="store",
+        etag=False,
+        namespace="conformance",
+        surrogate="cachette",
+    )
