@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -44,6 +45,7 @@ class _Runtime:
     """Process-wide state: the configuration and, once used, its backend and codec."""
 
     __slots__ = (
+        "_starting",
         "backend",
         "codec",
         "config",
@@ -60,6 +62,7 @@ class _Runtime:
     )
 
     def __init__(self, config: CachetteConfig) -> None:
+        self._starting = threading.Lock()
         self.config = config
         self.ttl_ms = config.ttl * 1000
         self.codec: Codec = load_codec(config.effective_codec)
@@ -82,21 +85,32 @@ class _Runtime:
         self.fetch_many_text: Callable[[list[str]], Awaitable[list[str | None]]] | None = None
 
     def start(self) -> Backend:
+        """The backend, created on first use: once per process, whatever the number of
+        threads (each with its own event loop) that make their first call together."""
         backend = self.backend
-        if backend is None:
-            backend = create_backend(self.config)
-            self.backend = backend
-            store = self.store = backend.local_store
-            if store is not None:
-                self.read_bytes = store.bytes_reader()
-                self.read_text = store.text_reader() if self.text else None
-                self.write_text = store.text_writer() if self.text else None
-            if self.text:
-                self.fetch_text = backend.fetch_text
-                self.fetch_many_text = backend.fetch_many_text
+        if backend is not None:
+            return backend
+        with self._starting:
+            backend = self.backend
+            if backend is None:
+                backend = create_backend(self.config)
+                store = backend.local_store
+                if store is not None:
+                    self.read_bytes = store.bytes_reader()
+                    self.read_text = store.text_reader() if self.text else None
+                    self.write_text = store.text_writer() if self.text else None
+                if self.text:
+                    self.fetch_text = backend.fetch_text
+                    self.fetch_many_text = backend.fetch_many_text
+                self.store = store
+                # Published last: a thread that sees the backend sees everything it serves.
+                # Two threads creating one each would leave one dropped, and a dropped
+                # backend closes its client under the calls already sent through it.
+                self.backend = backend
         return backend
 
     def forget_backend(self) -> None:
+        self._starting = threading.Lock()  # after fork: a lock held by a parent thread
         self.backend = None
         self.store = None
         self.read_text = self.read_bytes = self.write_text = None

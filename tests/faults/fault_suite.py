@@ -7,7 +7,9 @@ Scenarios, each against servers this script starts itself on private ports
 - redis / memcached killed with SIGKILL and restarted;
 - redis / memcached frozen with SIGSTOP, then resumed;
 - file store: four writer processes sharing one store, one SIGKILLed every 0.2 s and
-  restarted, twenty times.
+  restarted, twenty times;
+- redis start-up under threads: four threads, each with its own event loop, making their
+  first calls together on a freshly configured cache (no fault: any error fails the row).
 
 For each it reports errors by type, the longest any operation took (it must never exceed the
 configured ``timeout`` by more than a small scheduling slack: "hang"), the time from the
@@ -56,6 +58,8 @@ class Outcome:
     #: Longest acceptable operation: the network timeout plus scheduling slack; for the file
     #: store (no timeout: a put waits for LMDB's one writer and for map growth), 2 s.
     limit: float = TIMEOUT + SLACK
+    #: Scenarios with no fault injected (start-up under threads): any error fails the row.
+    errors_fail: bool = False
 
     @property
     def hang(self) -> bool:
@@ -245,6 +249,57 @@ async def file_scenario(workdir: pathlib.Path) -> Outcome:
     return out
 
 
+def startup_threads_scenario(server: Server, rounds: int = 5) -> Outcome:
+    """Four threads, each with its own event loop, make their first calls together on a
+    freshly configured cache, ``rounds`` times (a new configuration each time): 4 x 100
+    operations per round, none may fail. Recovery: the slowest thread's first success."""
+    out = Outcome(f"{server.kind} start-up, 4 threads x 100 ops, {rounds} configs", limit=2.0)
+    out.errors_fail = True
+    out.recovery = 0.0
+    for round_ in range(rounds):
+        settings = [*server.url(), ("timeout", 1.0 + round_ / 100), ("ttl", 600)]
+        Cachette.load_config(lambda s=settings: s)  # type: ignore[misc]
+        startup_threads_round(out, f"startup:{round_}", time.monotonic())
+    return out
+
+
+def startup_threads_round(out: Outcome, prefix: str, configured: float) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+
+    async def work(n: int) -> None:
+        cache = Cachette()
+        first = True
+        for i in range(50):
+            key, value = f"{prefix}:{n}:{i}", f"{n}-{i}"
+            for op in ("put", "fetch"):
+                start = time.monotonic()
+                try:
+                    if op == "put":
+                        await cache.put(key, value)
+                    elif await cache.fetch(key) != value:
+                        out.lost += 1
+                    if first:
+                        first = False
+                        out.recovery = max(out.recovery or 0.0, time.monotonic() - configured)
+                except Exception as e:  # counted by type: the point of the suite
+                    out.errors[type(e).__name__] += 1
+                out.max_latency = max(out.max_latency, time.monotonic() - start)
+                out.ops += 1
+            out.checked += 1
+
+    def thread_main(n: int) -> None:
+        barrier.wait()
+        asyncio.run(work(n))
+
+    threads = [threading.Thread(target=thread_main, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def table(outcomes: list[Outcome]) -> str:
     rows = [
         "| scenario | ops | errors by type | max latency | hang | recovery | lost writes "
@@ -280,6 +335,9 @@ async def main() -> int:
             for fault in ("kill", "stop"):
                 outcomes.append(await network_scenario(server, fault))
                 print(table(outcomes[-1:]).splitlines()[-1], flush=True)
+            if server.kind == "redis":
+                outcomes.append(await asyncio.to_thread(startup_threads_scenario, server))
+                print(table(outcomes[-1:]).splitlines()[-1], flush=True)
         if "file" in only:
             outcomes.append(await file_scenario(workdir))
     finally:
@@ -293,7 +351,11 @@ async def main() -> int:
         "opening the store and committing its first write"
     )
     print(table(outcomes))
-    failed = [o.scenario for o in outcomes if o.hang or o.lost or o.recovery is None]
+    failed = [
+        o.scenario
+        for o in outcomes
+        if o.hang or o.lost or o.recovery is None or (o.errors_fail and o.errors)
+    ]
     if failed:
         print("FAILED:", ", ".join(failed), file=sys.stderr)
         return 1
