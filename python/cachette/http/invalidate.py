@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from cachette.exceptions import CachetteValueError
-from cachette.http.store import ResponseStore, path_prefix, primary_key
+from cachette.http.store import ResponseStore, canonical_path, path_prefix, primary_key
 
 __all__ = ["invalidate_namespace", "invalidate_path", "invalidate_url"]
 
@@ -18,7 +18,7 @@ async def invalidate_url(url: str, *, namespace: str = "default", key_host: bool
     if not parts.scheme or not parts.netloc:
         raise CachetteValueError(f"invalidate_url needs an absolute URL, not {url!r}")
     host = parts.netloc if key_host else ""
-    key = primary_key(namespace, parts.path or "/", parts.scheme, host, parts.query)
+    key = primary_key(namespace, canonical_path(parts.path or "/"), parts.scheme, host, parts.query)
     return await ResponseStore(fail_open=False).invalidate_key(key)
 
 
@@ -26,7 +26,8 @@ async def invalidate_path(path: str, *, namespace: str = "default") -> int:
     """Removes the stored responses of ``path`` for every host and query string."""
     if not isinstance(path, str) or not path.startswith("/"):
         raise CachetteValueError(f"invalidate_path needs a path starting with /, not {path!r}")
-    return await ResponseStore(fail_open=False).invalidate_prefix(path_prefix(namespace, path))
+    prefix = path_prefix(namespace, canonical_path(path))
+    return await ResponseStore(fail_open=False).invalidate_prefix(prefix)
 
 
 async def invalidate_namespace(namespace: str = "default") -> int:

@@ -21,9 +21,17 @@ from cachette.http.entry import Entry
 from cachette.http.exchange import Exchange, body_etag
 from cachette.http.freshness import Decision, RequestDirectives, decide, stale_if_error_allows
 from cachette.http.invalidate import invalidate_namespace, invalidate_path, invalidate_url
+from cachette.http.keys import (
+    ROUTING_FIELDS,
+    RoutingPolicy,
+    Screened,
+    request_path,
+    scope_key,
+    screen,
+)
 from cachette.http.route import RouteOptions, current_route_slot, new_slot
 from cachette.http.serve import Headers, Message, Request, Send, send_status, serve
-from cachette.http.store import ResponseStore, primary_key
+from cachette.http.store import ResponseStore, canonical_path, primary_key
 from cachette.stampede import run_once
 
 __all__ = ["HttpCache", "body_etag"]
@@ -55,7 +63,12 @@ class HttpCache:
         max_body_size: larger responses are streamed through and not stored.
         retain_stale: seconds a stale entry is kept for revalidation and ``max-stale``.
         shared: behave as a shared cache (``private`` and ``s-maxage`` apply).
-        key_host: include the Host in keys (turn off when one app answers for many names).
+        key_host: include the Host in keys (turn off only when one app answers the same
+            content for many names and never reflects the Host: see docs/http-caching.md).
+        routing_headers: requests that carry a routing-override field (``X-Forwarded-Host``,
+            ``Forwarded``, ``X-Original-URL``, ``X-HTTP-Method-Override``...): ``"key"``
+            keys those fields as if every response named them in Vary; ``"bypass"`` sends
+            such requests to the app uncached; ``"ignore"`` keys them like any other.
         coalesce: one origin request per key at a time in this process.
         lock_across_processes: also across processes (a backend lock); default: on for
             network backends.
@@ -88,7 +101,10 @@ class HttpCache:
         heuristic_max: float = 86400.0,
         fail_open: bool = True,
         surrogate: str | None = None,
+        routing_headers: RoutingPolicy = "key",
     ) -> None:
+        if routing_headers not in ("key", "bypass", "ignore"):
+            raise CachetteValueError('routing_headers must be "key", "bypass" or "ignore"')
         if set_cookie not in ("bypass", "strip", "store"):
             raise CachetteValueError('set_cookie must be "bypass", "strip" or "store"')
         if not isinstance(namespace, str) or not namespace:
@@ -107,7 +123,8 @@ class HttpCache:
         self.coalesce = coalesce
         self.heuristic_fraction = heuristic_fraction
         self.heuristic_max = heuristic_max
-        self.store = ResponseStore(fail_open)
+        self.routing_headers = routing_headers
+        self.store = ResponseStore(fail_open, ROUTING_FIELDS if routing_headers == "key" else ())
         self.surrogate = surrogate
         self._capability = (
             (b"surrogate-capability", f'{surrogate}="Surrogate/1.0"'.encode("latin-1"))
@@ -139,40 +156,40 @@ class HttpCache:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        screened = screen(scope["headers"])
+        if screened.refused:  # RFC 9112 §3.2: several Host lines, or an invalid one
+            await send_status(send, 400)
+            return
         method = scope["method"]
         if method == "GET" or method == "HEAD":
-            await self._cached(scope, receive, send, method)
+            if screened.body or (screened.routed and self.routing_headers == "bypass"):
+                await self.app(scope, receive, send)  # a body, or a field the key leaves out
+            else:
+                await self._cached(scope, receive, send, method, screened)
         elif method in _SAFE_METHODS:
             await self.app(scope, receive, send)
         else:
-            await self._unsafe(scope, receive, send)
+            await self._unsafe(scope, receive, send, screened)
 
     def _key(self, path: str, scheme: str, host: str, query: str) -> str:
         return primary_key(self.namespace, path, scheme, host if self.key_host else "", query)
 
-    def _scope_key(self, scope: Scope, host: str) -> str:
-        raw = scope.get("raw_path")
-        path = raw.decode("latin-1") if raw else scope["path"]
-        if "?" in path:
-            path = path.partition("?")[0]
-        if not host:
-            server = scope.get("server")
-            host = f"{server[0]}:{server[1]}" if server else ""
-        return self._key(path, scope.get("scheme", "http"), host, scope["query_string"].decode())
-
-    async def _cached(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+    async def _cached(
+        self, scope: Scope, receive: Receive, send: Send, method: str, screened: Screened
+    ) -> None:
         headers: Headers = scope["headers"]
         request = Request(headers)
         directives = request.directives
-        key = self._scope_key(scope, request.host)
-        entry, _ = await self.store.lookup(key, headers)
+        key = scope_key(self.namespace, scope, screened.host, self.key_host)
+        routed = screened.routed and self.routing_headers == "key"
+        entry, flight_key = await self.store.lookup(key, headers, routed)
         if entry is not None:
             decision = decide(entry, time.time(), directives)
             if decision is Decision.FRESH or decision is Decision.STALE:
                 await serve(entry, request, send, method)
                 return
             if decision is Decision.STALE_REVALIDATE:
-                self._revalidate_later(scope, key, entry)
+                self._revalidate_later(scope, key, flight_key, entry)
                 await serve(entry, request, send, method)
                 return
         if directives.only_if_cached:
@@ -186,14 +203,15 @@ class HttpCache:
             return await self._origin(scope, receive, send, key, entry, request) is not None
 
         async def follow() -> bool:
-            fresh = await self._usable(key, headers, directives)
+            fresh = await self._usable(key, headers, directives, routed)
             if fresh is None:
                 return False
             await serve(fresh, request, send, method)
             return True
 
+        # keyed on the variant once the vary index is known: variants never wait for each other
         await run_once(
-            key,
+            flight_key,
             lead,
             follow,
             backend=self._lock_backend(),
@@ -209,9 +227,9 @@ class HttpCache:
         return self.store.backend() if self._lock_across else None
 
     async def _usable(
-        self, key: str, headers: Headers, directives: RequestDirectives
+        self, key: str, headers: Headers, directives: RequestDirectives, routed: bool
     ) -> Entry | None:
-        entry, _ = await self.store.lookup(key, headers)
+        entry, _ = await self.store.lookup(key, headers, routed)
         if entry is None:
             return None
         decision = decide(entry, time.time(), directives)
@@ -280,21 +298,23 @@ class HttpCache:
             return float(options.stale_if_error)
         return float(self.defaults.stale_if_error or 0.0)
 
-    def _revalidate_later(self, scope: Scope, key: str, entry: Entry) -> None:
-        """RFC 5861 stale-while-revalidate: one background revalidation per key."""
-        if key in self._revalidating:
+    def _revalidate_later(self, scope: Scope, key: str, flight_key: str, entry: Entry) -> None:
+        """RFC 5861 stale-while-revalidate: one background revalidation per variant."""
+        if flight_key in self._revalidating:
             return
-        self._revalidating.add(key)
+        self._revalidating.add(flight_key)
         background = dict(scope)
         background["method"] = "GET"
         background["headers"] = [
             (k, v) for k, v in scope["headers"] if k not in (b"cache-control", b"pragma")
         ]
-        task = asyncio.get_running_loop().create_task(self._revalidate(background, key, entry))
+        task = asyncio.get_running_loop().create_task(
+            self._revalidate(background, key, flight_key, entry)
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _revalidate(self, scope: Scope, key: str, entry: Entry) -> None:
+    async def _revalidate(self, scope: Scope, key: str, flight_key: str, entry: Entry) -> None:
         finished = asyncio.Event()
         requested = False
 
@@ -315,11 +335,13 @@ class HttpCache:
             return await self._origin(scope, receive, discard, key, entry, request) is not None
 
         async def follow() -> bool:  # someone else revalidated it meanwhile
-            return await self._usable(key, scope["headers"], request.directives) is not None
+            routed = self.routing_headers == "key" and screen(scope["headers"]).routed
+            found = await self._usable(key, scope["headers"], request.directives, routed)
+            return found is not None
 
         try:
             await run_once(
-                key,
+                flight_key,
                 lead,
                 follow,
                 backend=self._lock_backend(),
@@ -330,32 +352,37 @@ class HttpCache:
             log.warning("http cache: background revalidation failed", exc_info=True)
         finally:
             finished.set()
-            self._revalidating.discard(key)
+            self._revalidating.discard(flight_key)
 
     # -- unsafe methods --------------------------------------------------------------------
 
-    async def _unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _unsafe(self, scope: Scope, receive: Receive, send: Send, screened: Screened) -> None:
         """RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target
         URI and the same-origin URIs in Location and Content-Location."""
 
         async def send_after_invalidating(message: Message) -> None:
             if message["type"] == "http.response.start" and 200 <= message["status"] < 400:
-                await self._invalidate_for(scope, message.get("headers") or [])
+                await self._invalidate_for(scope, screened, message.get("headers") or [])
             await send(message)
 
         await self.app(scope, receive, send_after_invalidating)
 
-    async def _invalidate_for(self, scope: Scope, response_headers: Headers) -> None:
-        request = Request(scope["headers"])
-        key = self._scope_key(scope, request.host)
+    async def _invalidate_for(
+        self, scope: Scope, screened: Screened, response_headers: Headers
+    ) -> None:
+        key = scope_key(self.namespace, scope, screened.host, self.key_host)
         await self.store.invalidate_key(key)
-        host = request.host
+        host = screened.host
+        if host is None:
+            server = scope.get("server")
+            host = f"{server[0]}:{server[1]}" if server else ""
         scheme = scope.get("scheme", "http")
-        base = f"{scheme}://{host}{scope['path']}"
+        base = f"{scheme}://{host}{request_path(scope)}"
         for k, v in response_headers:
             if k in (b"location", b"content-location"):
                 target = urlsplit(urljoin(base, v.decode("latin-1")))
                 if target.netloc == host and target.scheme == scheme:
-                    other = self._key(target.path or "/", scheme, host, target.query)
+                    path = canonical_path(target.path or "/")
+                    other = self._key(path, scheme, host, target.query)
                     if other != key:
                         await self.store.invalidate_key(other)

@@ -1,0 +1,112 @@
+"""What a request's key is made of, read in one pass over its header fields: the Host (one,
+valid, or the request is refused), routing-override fields an app may read without naming
+them in ``Vary``, and whether a GET carries a body. See "Keys" in docs/http-caching.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from cachette.http.store import encode_path, primary_key
+
+__all__ = [
+    "ROUTING_FIELDS",
+    "RoutingPolicy",
+    "Screened",
+    "request_path",
+    "scope_key",
+    "screen",
+]
+
+RoutingPolicy = Literal["key", "bypass", "ignore"]
+
+#: Request fields that frameworks and proxy helpers read to change the scheme, host, path or
+#: method the app sees. They are keyed when present (``routing_headers="key"``).
+#: ``X-Forwarded-For`` is left out on purpose: it names the client, not the resource, and
+#: keying it would give every client behind a proxy its own entries.
+ROUTING_FIELDS: Final = (
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-proto",
+    "x-forwarded-scheme",
+    "x-host",
+    "x-http-method",
+    "x-http-method-override",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+)
+_ROUTING_BYTES = frozenset(n.encode() for n in ROUTING_FIELDS)
+
+#: host [":" port] of RFC 9110 §7.2 (RFC 3986 §3.2.2): an IP literal or a reg-name.
+_VALID_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+(?:%[0-9A-Za-z._~-]+)?\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?"
+)
+
+
+class Screened:
+    """One request's screening: ``host`` is None when no Host field came (the server's
+    address stands in, as frameworks do); ``refused`` when the cache must answer 400."""
+
+    __slots__ = ("body", "host", "refused", "routed")
+
+    def __init__(self, host: str | None, refused: bool, routed: bool, body: bool) -> None:
+        self.host = host
+        self.refused = refused
+        self.routed = routed
+        self.body = body
+
+
+def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
+    """Reads the Host field(s), the routing fields and the body framing in one pass.
+
+    More than one Host, or one that is not ``host[:port]``, is refused (RFC 9112 §3.2 asks a
+    server to answer 400): servers disagree on which line counts, and the app and the key
+    must never see two different hosts. A body is announced by ``Transfer-Encoding`` or a
+    ``Content-Length`` other than 0."""
+    host: bytes | None = None
+    refused = routed = body = False
+    for k, v in headers:
+        if k == b"host":
+            if host is not None:
+                refused = True
+            host = v
+        elif k in _ROUTING_BYTES:
+            routed = True
+        elif k == b"content-length":
+            if v.strip() != b"0":
+                body = True
+        elif k == b"transfer-encoding":
+            body = True
+    if host is None:
+        return Screened(None, refused, routed, body)
+    if not refused and _VALID_HOST.fullmatch(host) is None:
+        refused = True
+    return Screened(host.decode("latin-1"), refused, routed, body)
+
+
+def request_path(scope: Mapping[str, Any]) -> str:
+    """The path as the client sent it (``raw_path``), else the decoded path percent-encoded
+    again, so that an encoded ``?`` (``%3F``) stays part of the path."""
+    raw = scope.get("raw_path")
+    if raw:
+        path: str = raw.decode("latin-1")
+        return path.partition("?")[0] if "?" in path else path  # a server that left the query
+    return encode_path(scope["path"])
+
+
+def scope_key(namespace: str, scope: Mapping[str, Any], host: str | None, key_host: bool) -> str:
+    """The primary key of a request: its path (``request_path``), the host the app sees (the
+    Host field, else the server's address, as frameworks build URLs), the query as sent."""
+    if not key_host:
+        host = ""
+    elif host is None:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else ""
+    query = scope.get("query_string") or b""
+    return primary_key(
+        namespace, request_path(scope), scope.get("scheme", "http"), host, query.decode("latin-1")
+    )
