@@ -4,6 +4,7 @@ a real ASGI app through ``HttpCache`` with httpx, on the in-memory store and on 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import uuid
@@ -306,3 +307,35 @@ def test_vary_digest_does_not_let_one_value_pass_for_the_next_field() -> None:
     one = vary_digest(names, [(b"a", b"x"), (b"b", b"y\x01b\x00z")])
     two = vary_digest(names, [(b"a", b"x\x01b\x00y"), (b"b", b"z")])
     assert one != two
+
+
+# -- item 11: coalescing per variant --------------------------------------------------------
+
+
+async def test_requests_for_different_variants_do_not_wait_for_each_other(make: Any) -> None:
+    """Once the vary index is known, misses coalesce on the variant: a slow "de" holds back
+    another "de", never an "en" (which used to wait for it up to lock_timeout)."""
+    started = {lang: asyncio.Event() for lang in ("fr", "de", "en")}
+    gate = {lang: asyncio.Event() for lang in ("fr", "de", "en")}
+    gate["fr"].set()
+    gate["en"].set()
+    calls: dict[str, int] = {}
+
+    async def respond(request: Request) -> Response:
+        lang = request.headers["accept-language"]
+        calls[lang] = calls.get(lang, 0) + 1
+        started[lang].set()
+        await gate[lang].wait()
+        return reply(lang, cache_control="max-age=60", vary="accept-language")
+
+    _, client = make(respond, lock_timeout=30.0)
+    assert (await client.get("/v", headers={"accept-language": "fr"})).text == "fr"
+    de = asyncio.ensure_future(client.get("/v", headers={"accept-language": "de"}))
+    await asyncio.wait_for(started["de"].wait(), 5)
+    de_again = asyncio.ensure_future(client.get("/v", headers={"accept-language": "de"}))
+    en = await asyncio.wait_for(client.get("/v", headers={"accept-language": "en"}), 5)
+    assert en.text == "en"
+    assert not de.done() and not de_again.done()
+    gate["de"].set()
+    assert [(await de).text, (await de_again).text] == ["de", "de"]
+    assert calls == {"fr": 1, "de": 1, "en": 1}
