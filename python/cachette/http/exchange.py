@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from cachette.http.directives import parse_cache_control, surrogate_directives
 from cachette.http.entry import Entry
-from cachette.http.freshness import may_store, response_facts, stale_if_error_allows
+from cachette.http.freshness import (
+    Refusal,
+    refusal,
+    response_facts,
+    stale_if_error_allows,
+)
 from cachette.http.route import RouteOptions
 from cachette.http.serve import (
     NOT_MODIFIED_FIELDS,
@@ -60,6 +65,23 @@ def body_etag(body: bytes) -> bytes:
     return b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
 
 
+def _storable_fields(headers: Headers, response_cc: Any, *, strip_set_cookie: bool) -> Headers:
+    """The fields of a response a stored entry keeps (RFC 9111 §3.1): not hop-by-hop or named
+    in Connection, not Age, not those named by ``no-cache="..."`` or ``private="..."``, and not
+    Set-Cookie when the cache strips it."""
+    excluded = set(_HOP_BY_HOP) | {b"age"}
+    for k, v in headers:
+        if k == b"connection":
+            excluded.update(n.strip().lower().encode() for n in v.decode("latin-1").split(","))
+    if strip_set_cookie:
+        excluded.add(b"set-cookie")
+    for name in ("no-cache", "private"):
+        fields = response_cc.get(name)
+        if fields:
+            excluded.update(n.strip().lower().encode() for n in fields.split(","))
+    return [(k, v) for k, v in headers if k not in excluded]
+
+
 class Exchange:
     """One request to the app: decides at the response's start whether to stream it through
     or to hold it (to store it, to answer from a 304, or to replace an error by a stale
@@ -96,6 +118,7 @@ class Exchange:
         self.facts: Any = None
         self.response_time = 0.0
         self.stored: Entry | None = None
+        self.refusal: Refusal | None = None  # why the response was not stored, when it was not
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -181,39 +204,54 @@ class Exchange:
             )
         if not facts.stale_if_error:
             facts.stale_if_error = float(options.stale_if_error or defaults.stale_if_error or 0.0)
-        has_cookie = any(k == b"set-cookie" for k, _ in headers)
-        if has_cookie and cache.set_cookie == "bypass":
+        has_set_cookie = any(k == b"set-cookie" for k, _ in headers)
+        self.refusal = self._refusal(
+            status,
+            headers,
+            response_cc,
+            explicit=explicit,
+            heuristic=facts.heuristic,
+            # the origin's validators only: the tag derived from the body is no reason to store
+            has_validator=any(k in (b"etag", b"last-modified") for k, _ in headers),
+            has_set_cookie=has_set_cookie,
+        )
+        if self.refusal is not None:
             return False
-        has_validator = any(k in (b"etag", b"last-modified") for k, _ in headers)
-        if status == 200 and cache.etag:
-            has_validator = True  # one is added when the body is complete
-        if not may_store(
+        self.facts = facts
+        self.stored_headers = _storable_fields(
+            headers, response_cc, strip_set_cookie=cache.set_cookie == "strip"
+        )
+        return True
+
+    def _refusal(
+        self,
+        status: int,
+        headers: Headers,
+        response_cc: Any,
+        *,
+        explicit: bool,
+        heuristic: bool,
+        has_validator: bool,
+        has_set_cookie: bool,
+    ) -> Refusal | None:
+        """The storage policy (``freshness.refusal``) applied to this exchange."""
+        cache = self.cache
+        content_type = next((v for k, v in headers if k == b"content-type"), b"")
+        return refusal(
             "GET",
             status,
             response_cc,
             self.request.directives,
             has_authorization=self.request.authorization,
             has_explicit_freshness=explicit,
-            heuristic_allowed=facts.heuristic,
+            heuristic_allowed=heuristic,
             has_validator=has_validator,
+            has_set_cookie=has_set_cookie,
+            event_stream=content_type.split(b";", 1)[0].strip().lower() == b"text/event-stream",
+            vary_star=vary_names(headers) is None,
             shared=cache.shared,
-        ):
-            return False
-        if vary_names(headers) is None:
-            return False
-        self.facts = facts
-        excluded = set(_HOP_BY_HOP) | {b"age"}
-        for k, v in headers:
-            if k == b"connection":
-                excluded.update(n.strip().lower().encode() for n in v.decode().split(","))
-        if has_cookie and cache.set_cookie == "strip":
-            excluded.add(b"set-cookie")
-        for name in ("no-cache", "private"):
-            fields = response_cc.get(name)
-            if fields:
-                excluded.update(n.strip().lower().encode() for n in fields.split(","))
-        self.stored_headers = [(k, v) for k, v in headers if k not in excluded]
-        return True
+            set_cookie=cache.set_cookie,
+        )
 
     async def _send_start(self, status: int, headers: Headers) -> None:
         self.started = True

@@ -19,9 +19,11 @@ __all__ = [
     "HEURISTIC_STATUSES",
     "Decision",
     "FreshnessFacts",
+    "Refusal",
     "RequestDirectives",
     "decide",
     "may_store",
+    "refusal",
     "response_facts",
     "stale_if_error_allows",
 ]
@@ -83,6 +85,81 @@ class RequestDirectives:
         return out
 
 
+class Refusal(enum.Enum):
+    """Why a response is not stored: the storage policy of the cache, one state per rule
+    (docs/http-caching.md, "How responses are chosen, stored and reused")."""
+
+    METHOD = "only responses to GET are stored"
+    STATUS = "1xx, 206, 304 and codes beyond 599 are never stored as such"
+    NO_STORE = "no-store (response or request), or must-understand with a status not understood"
+    PRIVATE = "private: for one user only"
+    CREDENTIALS = "the request carried Authorization and the response does not allow sharing"
+    SET_COOKIE = "Set-Cookie, with set_cookie='bypass'"
+    EVENT_STREAM = "text/event-stream is streamed, never held"
+    VARY_STAR = "Vary: * never matches a later request"
+    NOT_REUSABLE = "no freshness and no validator from the origin: nothing could reuse it"
+
+
+def refusal(
+    method: str,
+    status: int,
+    response_cc: CacheControl,
+    request: RequestDirectives,
+    *,
+    has_authorization: bool,
+    has_explicit_freshness: bool,
+    heuristic_allowed: bool,
+    has_validator: bool,
+    has_set_cookie: bool = False,
+    event_stream: bool = False,
+    vary_star: bool = False,
+    shared: bool = True,
+    set_cookie: str = "store",
+) -> Refusal | None:
+    """The storage policy: None when the response may be stored, else the first rule that
+    forbids it. RFC 9111 §3 and §3.5, made stricter where a shared cache in front of an app
+    could hand one user's response to another:
+
+    - ``has_validator`` counts only the origin's ``ETag`` / ``Last-Modified``, never the tag
+      the cache derives from the body.
+    - A response that must be revalidated before every use (``no-cache``) and that has no
+      validator is not stored: each use would fetch it whole again.
+    """
+    if method != "GET":
+        return Refusal.METHOD
+    if status < 200 or status in (206, 304) or status >= 600:
+        return Refusal.STATUS  # partial content and 304s are never stored as such
+    if "must-understand" in response_cc:
+        if status not in UNDERSTOOD_STATUSES:
+            return Refusal.NO_STORE
+    elif "no-store" in response_cc:
+        return Refusal.NO_STORE
+    if request.no_store:
+        return Refusal.NO_STORE
+    if shared and "private" in response_cc and response_cc["private"] is None:
+        return Refusal.PRIVATE
+    if (
+        shared
+        and has_authorization
+        and not ("public" in response_cc or "must-revalidate" in response_cc)
+        and "s-maxage" not in response_cc
+    ):
+        return Refusal.CREDENTIALS
+    if has_set_cookie and set_cookie == "bypass":
+        return Refusal.SET_COOKIE
+    if event_stream:
+        return Refusal.EVENT_STREAM
+    if vary_star:
+        return Refusal.VARY_STAR
+    if "no-cache" in response_cc and response_cc["no-cache"] is None and not has_validator:
+        return Refusal.NOT_REUSABLE
+    if not (
+        has_explicit_freshness or heuristic_allowed or has_validator or "public" in response_cc
+    ):
+        return Refusal.NOT_REUSABLE
+    return None
+
+
 def may_store(
     method: str,
     status: int,
@@ -95,33 +172,20 @@ def may_store(
     has_validator: bool,
     shared: bool = True,
 ) -> bool:
-    """RFC 9111 §3: may this response be stored?"""
-    if method != "GET":
-        return False
-    if status < 200 or status in (206, 304) or status >= 600:
-        return False  # partial content and 304s are never stored as such
-    if "must-understand" in response_cc:
-        if status not in UNDERSTOOD_STATUSES:
-            return False
-    elif "no-store" in response_cc:
-        return False
-    if request.no_store:
-        return False
-    if shared and "private" in response_cc and response_cc["private"] is None:
-        return False
-    if (
-        shared
-        and has_authorization
-        and not ("public" in response_cc or "must-revalidate" in response_cc)
-        and "s-maxage" not in response_cc
-    ):
-        return False
+    """RFC 9111 §3 as this cache reads it: may this response be stored? (``refusal`` is None.)"""
     return (
-        has_explicit_freshness
-        or heuristic_allowed
-        or "public" in response_cc
-        or "no-cache" in response_cc
-        or has_validator
+        refusal(
+            method,
+            status,
+            response_cc,
+            request,
+            has_authorization=has_authorization,
+            has_explicit_freshness=has_explicit_freshness,
+            heuristic_allowed=heuristic_allowed,
+            has_validator=has_validator,
+            shared=shared,
+        )
+        is None
     )
 
 

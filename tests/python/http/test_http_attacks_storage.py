@@ -1,0 +1,307 @@
+"""What the HTTP cache stores, probed as an attacker would (issue 18, items 1, 2, 3, 5, 10, 13).
+
+Each test names the attack it stops. Real ASGI apps (FastAPI, Starlette responses) behind
+``HttpCache``, driven with httpx: through the ASGI transport, or over a real uvicorn socket on
+127.0.0.1 where streaming matters; the in-memory backend, and a real Redis where the backend
+matters (``integration``). The storage policy itself is ``cachette.http.freshness.refusal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from cachette import Cachette
+from cachette.http import HttpCache, cache_response
+from cachette.http.freshness import Refusal, RequestDirectives, refusal
+
+
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver",
+    )
+
+
+def session_app(**route: Any) -> tuple[FastAPI, dict[str, int]]:
+    """A FastAPI app whose /account page belongs to the user its request names (a session
+    cookie, or an API key header the app does not list in Vary). The page carries no
+    Cache-Control, no ETag and no Last-Modified: the usual session page. Without a user the
+    app fails (``X-Fail: raise`` raises, anything else answers 503)."""
+    app = FastAPI()
+    calls = {"n": 0}
+
+    async def account(request: Request) -> Response:
+        calls["n"] += 1
+        user = request.cookies.get("session") or request.headers.get("x-api-key")
+        if user is None:
+            if request.headers.get("x-fail") == "raise":
+                raise RuntimeError("no session")
+            return PlainTextResponse("no session", status_code=503)
+        return PlainTextResponse(f"private page of {user}")
+
+    handler = cache_response(**route)(account) if route else account
+    app.get("/account")(handler)
+    return app, calls
+
+
+ALICE = [{"cookie": "session=alice"}, {"x-api-key": "alice"}]
+
+
+# -- item 1: a page without freshness or validator is never stored ---------------------------
+
+
+@pytest.mark.parametrize("credential", ALICE, ids=["cookie", "unkeyed-header"])
+@pytest.mark.parametrize("request_cc", ["max-stale", "max-stale=600", "only-if-cached, max-stale"])
+async def test_attack_max_stale_cannot_fetch_another_users_session_page(
+    credential: dict[str, str], request_cc: str
+) -> None:
+    app, calls = session_app()
+    async with client_for(HttpCache(app)) as client:
+        mine = await client.get("/account", headers=credential)
+        assert mine.text == "private page of alice"
+        assert "etag" not in mine.headers  # nothing stored, so no tag was derived either
+        stolen = await client.get("/account", headers={"cache-control": request_cc})
+    assert "alice" not in stolen.text
+    if "only-if-cached" in request_cc:
+        assert stolen.status_code == 504  # nothing stored: the app is not asked
+        assert calls["n"] == 1
+    else:
+        assert stolen.status_code == 503  # the app answered the attacker itself
+        assert calls["n"] == 2
+
+
+@pytest.mark.parametrize("credential", ALICE, ids=["cookie", "unkeyed-header"])
+@pytest.mark.parametrize("failure", ["503", "raise"])
+async def test_attack_stale_if_error_with_an_app_failure_cannot_fetch_another_users_page(
+    credential: dict[str, str], failure: str
+) -> None:
+    app, _ = session_app()
+    async with client_for(HttpCache(app, stale_if_error=600)) as client:
+        assert (await client.get("/account", headers=credential)).status_code == 200
+        stolen = await client.get(
+            "/account", headers={"cache-control": "stale-if-error=600", "x-fail": failure}
+        )
+    assert "alice" not in stolen.text
+    assert stolen.status_code in (500, 503)
+
+
+async def test_attack_session_pages_leave_nothing_in_the_backend_for_later_requests() -> None:
+    app, calls = session_app()
+    async with client_for(HttpCache(app, etag=True)) as client:
+        await client.get("/account", headers={"x-api-key": "alice"})
+        tag = '"' + "x" * 22 + '"'
+        probe = await client.get("/account", headers={"x-api-key": "bob", "if-none-match": tag})
+    assert probe.text == "private page of bob"
+    assert calls["n"] == 2
+    assert Cachette.stats()["entries"] == 0
+
+
+# -- the policy as a function ----------------------------------------------------------------
+
+
+def test_the_storage_policy_names_each_refusal() -> None:
+    plain = RequestDirectives()
+
+    def why(cc: dict[str, str | None], **kw: Any) -> Refusal | None:
+        args: dict[str, Any] = {
+            "has_authorization": False,
+            "has_explicit_freshness": False,
+            "heuristic_allowed": False,
+            "has_validator": False,
+            "set_cookie": "bypass",
+        }
+        args.update(kw)
+        return refusal("GET", 200, cc, plain, **args)
+
+    assert why({}) is Refusal.NOT_REUSABLE
+    assert why({}, has_validator=True) is None
+    assert why({"no-cache": None}) is Refusal.NOT_REUSABLE
+    assert why({"no-cache": None}, has_validator=True) is None
+    assert why({"max-age": "60"}, has_explicit_freshness=True, has_set_cookie=True) is (
+        Refusal.SET_COOKIE
+    )
+    assert why({"max-age": "60"}, has_explicit_freshness=True, event_stream=True) is (
+        Refusal.EVENT_STREAM
+    )
+
+
+# -- item 10: uncacheable responses are never written ----------------------------------------
+
+UNCACHEABLE = {
+    "no-freshness": {},
+    "no-cache": {"cache-control": "no-cache"},
+    "private": {"cache-control": "private, max-age=60"},
+    "set-cookie": {"cache-control": "max-age=60", "set-cookie": "session=x"},
+    "event-stream": {"cache-control": "max-age=60", "content-type": "text/event-stream"},
+}
+
+
+def page(headers: dict[str, str]) -> Any:
+    calls = {"n": 0}
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        calls["n"] += 1
+        await PlainTextResponse("page", headers=headers)(scope, receive, send)
+
+    origin.calls = calls  # type: ignore[attr-defined]
+    return origin
+
+
+@pytest.mark.parametrize("kind", [*UNCACHEABLE, "control"])
+async def test_attack_distinct_urls_of_an_uncacheable_page_leave_no_entries(kind: str) -> None:
+    headers = UNCACHEABLE.get(kind, {"cache-control": "max-age=60"})
+    origin = page(headers)
+    async with client_for(HttpCache(origin)) as client:
+        for i in range(300):
+            await client.get(f"/u/{i}")
+    assert origin.calls["n"] == 300
+    entries = Cachette.stats()["entries"]
+    assert entries == (300 if kind == "control" else 0)
+
+
+def redis_url() -> str:
+    url = os.environ.get("CACHETTE_TEST_REDIS_URL")
+    if not url:
+        pytest.fail(
+            "CACHETTE_TEST_REDIS_URL is not set: run the tests through scripts/with-services.sh"
+        )
+    return url
+
+
+async def redis_call(url: str, *args: str) -> Any:
+    """One command to the test Redis over RESP, and its reply (enough for SCAN and INFO)."""
+    parts = httpx.URL(url)
+    reader, writer = await asyncio.open_connection(parts.host, parts.port)
+    try:
+        command = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+        writer.write(command.encode())
+        await writer.drain()
+        return await _reply(reader)
+    finally:
+        writer.close()
+
+
+async def _reply(reader: asyncio.StreamReader) -> Any:
+    line = (await reader.readline()).rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind in (b"+", b"-"):
+        return rest.decode()
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        return None if size < 0 else (await reader.readexactly(size + 2))[:-2].decode()
+    return [await _reply(reader) for _ in range(int(rest))]
+
+
+async def redis_keys(url: str, pattern: str) -> int:
+    count, cursor = 0, "0"
+    while True:
+        cursor, keys = await redis_call(url, "SCAN", cursor, "MATCH", pattern, "COUNT", "1000")
+        count += len(keys)
+        if cursor == "0":
+            return count
+
+
+async def redis_sets(url: str) -> int:
+    stats = await redis_call(url, "INFO", "commandstats")
+    for line in stats.splitlines():
+        if line.startswith("cmdstat_set:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["no-freshness", "set-cookie", "control"])
+async def test_attack_distinct_urls_of_an_uncacheable_page_leave_no_redis_keys(kind: str) -> None:
+    url = redis_url()
+    Cachette.load_config(lambda: [("backend", "redis"), ("redis_url", url)])
+    namespace = f"t{uuid.uuid4().hex}"
+    headers = UNCACHEABLE.get(kind, {"cache-control": "max-age=60"})
+    origin = page(headers)
+    # the backend lock is left out here so that every SET counted is an entry written
+    count = HttpCache(origin, namespace=namespace, lock_across_processes=False)
+    sets_before = await redis_sets(url)
+    async with client_for(count) as client:
+        for i in range(200):
+            await client.get(f"/u/{i}")
+    writes = await redis_sets(url) - sets_before
+    # and with the default options (the lock's keys are released, never left behind)
+    async with client_for(HttpCache(origin, namespace=namespace + "d")) as client:
+        for i in range(100):
+            await client.get(f"/u/{i}")
+    left = await redis_keys(url, f"*{namespace}*")
+    if kind == "control":
+        assert writes == 200 and left == 300
+    else:
+        assert writes == 0 and left == 0
+    await HttpCache(origin, namespace=namespace).invalidate_all()
+    await HttpCache(origin, namespace=namespace + "d").invalidate_all()
+
+
+# -- item 13: server-sent events stream at once ----------------------------------------------
+
+
+@asynccontextmanager
+async def uvicorn_server(app: Any) -> AsyncIterator[str]:
+    """``app`` served by a real uvicorn on 127.0.0.1 (a free port), in this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        assert server.started
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+@pytest.mark.parametrize("cc", [None, "no-cache", "max-age=60"])
+async def test_attack_event_stream_is_not_held_until_the_app_finishes(cc: str | None) -> None:
+    release = asyncio.Event()
+    finished = asyncio.Event()
+
+    async def events(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream")]
+        if cc is not None:
+            headers.append((b"cache-control", cc.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"data: first\n\n", "more_body": True})
+        await release.wait()  # the last event only once the client has the first
+        await send({"type": "http.response.body", "body": b"data: last\n\n"})
+        finished.set()
+
+    async with (
+        uvicorn_server(HttpCache(events)) as base,
+        httpx.AsyncClient(base_url=base, trust_env=False) as client,
+        client.stream("GET", "/events") as reply,
+    ):
+        chunks = reply.aiter_raw()
+        # a cache that holds the body never sends this before `release`: the wait fails
+        first = await asyncio.wait_for(chunks.__anext__(), 5)
+        assert first.startswith(b"data: first")
+        assert not finished.is_set()
+        release.set()
+        rest = b"".join([c async for c in chunks])
+    assert (first + rest).endswith(b"data: last\n\n")
