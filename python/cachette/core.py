@@ -25,6 +25,11 @@ from cachette.exceptions import (
     CachetteValueError,
 )
 from cachette.startup import checked_config
+from cachette.validation import MAX_TTL
+from cachette.validation import bad_key as _bad_key
+from cachette.validation import check_key as _check_key
+from cachette.validation import check_keys as _check_keys
+from cachette.validation import ttl_ms as _ttl_ms
 
 if TYPE_CHECKING:
     from cachette._core import Store
@@ -34,7 +39,7 @@ try:  # FastAPI and Starlette inject the current request into a parameter typed 
 except ImportError:  # pragma: no cover - starlette is optional
     Request = None  # type: ignore[assignment,misc]
 
-__all__ = ["Cachette"]
+__all__ = ["MAX_TTL", "Cachette"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -145,49 +150,6 @@ def _parse_cache_control(header: str) -> tuple[bool, bool, int | None]:
             if arg.isdigit():
                 max_age = int(arg)
     return no_store, no_cache, max_age
-
-
-#: The longest ttl a call may ask for, in seconds (30 days): the same on every backend, and
-#: memcached's own limit for relative expiry times.
-MAX_TTL = 30 * 24 * 3600
-
-
-def _bad_key(key: object) -> CachetteValueError:
-    if isinstance(key, str):
-        # The binding refuses str it cannot encode as UTF-8 (lone surrogates).
-        return CachetteValueError(
-            f"cache keys must be valid Unicode text; {key!r} holds a lone surrogate, which "
-            "has no UTF-8 form (decode such keys with errors='surrogateescape' or re-encode them)"
-        )
-    return CachetteValueError(f"cache keys must be str, not {type(key).__name__}")
-
-
-def _check_key(key: object) -> None:
-    """Raises the typed error for a key the binding would refuse (used off the hot path)."""
-    if not isinstance(key, str):
-        raise _bad_key(key)
-    try:
-        key.encode()
-    except UnicodeEncodeError:
-        raise _bad_key(key) from None
-
-
-def _ttl_ms(ttl: object, default_ms: int) -> int:
-    """Milliseconds for a call's ``ttl`` (seconds); None or 0 mean the configured ttl."""
-    if ttl is None or ttl == 0:
-        return default_ms
-    if type(ttl) is int and 0 < ttl <= MAX_TTL:
-        return ttl * 1000
-    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        if ttl > MAX_TTL and math.isfinite(ttl):
-            raise CachetteValueError(
-                f"ttl must be at most {MAX_TTL} seconds (30 days), not {ttl!r}"
-            )
-        if ttl > 0 and math.isfinite(ttl):
-            return max(1, int(ttl * 1000))
-    raise CachetteValueError(
-        f"ttl must be a positive, finite number of seconds up to {MAX_TTL}, not {ttl!r}"
-    )
 
 
 class Cachette:
@@ -320,7 +282,9 @@ class Cachette:
     async def put(self, key: str, value: Any, ttl: int | None = None) -> None:
         """Stores ``value`` under ``key`` for ``ttl`` seconds (None or 0: the configured ttl)."""
         rt = _runtime
-        if self._no_write:
+        if self._no_write:  # Cache-Control: no-store; the arguments are checked all the same
+            _check_key(key)
+            _ttl_ms(ttl, rt.ttl_ms)
             return
         if type(key) is not str and not isinstance(key, str):
             raise _bad_key(key)
@@ -415,17 +379,10 @@ class Cachette:
         A factory that raises propagates to every caller waiting on it and stores nothing;
         a result of None is returned but not stored.
         """
-        if not isinstance(key, str):
-            raise _bad_key(key)
+        _check_key(key)
         rt = _runtime
-        if ttl is None or ttl == 0:
-            seconds: float = rt.config.ttl
-        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
-            seconds = ttl
-        else:
-            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         policy = stampede.Policy(
-            seconds,
+            _ttl_ms(ttl, rt.ttl_ms) / 1000,
             lock=lock,
             lock_timeout=lock_timeout,
             lock_ttl=lock_ttl,
@@ -440,23 +397,28 @@ class Cachette:
         backends fetch them in one pipelined round trip per server."""
         rt = _runtime
         keys = list(keys)
-        for key in keys:
-            if not isinstance(key, str):
-                raise _bad_key(key)
-        if self._no_read:
-            return [None] * len(keys)
-        if not self._plain_read:  # max-age: each entry's age decides
+        if not self._plain_read:
+            _check_keys(keys)
+            if self._no_read:
+                return [None] * len(keys)
+            # max-age: each entry's age decides
             raws = [(await self._fetch_fresh(rt, key))[1] for key in keys]
         else:
-            store = rt.store
-            if store is not None:
-                raws = [store.get(key) for key in keys]
-            else:
-                backend = rt.start()
-                text = rt.fetch_many_text
-                if text is not None:  # decoded by the engine (vanilla codec): done
-                    return await self._guard(rt, text(keys), [None] * len(keys))
-                raws = await self._guard(rt, backend.fetch_many(keys), [None] * len(keys))
+            # The engine refuses a key it cannot take before sending anything; the typed
+            # error is raised then (no check on the way in: this is a read path).
+            try:
+                store = rt.store
+                if store is not None:
+                    raws = [store.get(key) for key in keys]
+                else:
+                    backend = rt.start()
+                    text = rt.fetch_many_text
+                    if text is not None:  # decoded by the engine (vanilla codec): done
+                        return await self._guard(rt, text(keys), [None] * len(keys))
+                    raws = await self._guard(rt, backend.fetch_many(keys), [None] * len(keys))
+            except (TypeError, UnicodeEncodeError):
+                _check_keys(keys)
+                raise
         return [None if raw is None else stampede._decode(rt, raw) for raw in raws]
 
     async def put_many(
@@ -465,20 +427,17 @@ class Cachette:
         """Stores every ``(key, value)`` for ``ttl`` seconds (None: the configured ttl), in
         one pipelined round trip per server on network backends. Every value is encoded
         before anything is written, so a value the codec refuses stores nothing."""
-        if self._no_write:
-            return
         rt = _runtime
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        if ttl is None or ttl == 0:
-            ttl_ms = rt.ttl_ms
-        elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
-            ttl_ms = max(1, int(ttl * 1000))
-        else:
-            raise CachetteValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        # Every key and the ttl are checked, and every value encoded, before anything is
+        # written: a call that raises has written nothing.
+        ttl_ms = _ttl_ms(ttl, rt.ttl_ms)
+        for key, _ in pairs:
+            _check_key(key)
+        if self._no_write:
+            return
         encoded: list[tuple[str, bytes]] = []
         for key, value in pairs:
-            if not isinstance(key, str):
-                raise _bad_key(key)
             try:
                 data = rt.encode(value)
             except Exception:

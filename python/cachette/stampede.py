@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from cachette._core import DEFAULT_LOCK_TIMEOUT
 from cachette.exceptions import CachetteValueError
+from cachette.validation import MAX_TTL, seconds
 
 if TYPE_CHECKING:
     from cachette.backends import Backend
@@ -105,27 +106,28 @@ class Policy:
         refresh_ahead: float | None,
         stale_if_error: float | None,
     ) -> None:
-        self.ttl = ttl  # seconds of freshness
+        self.ttl = ttl  # seconds of freshness (checked by the caller: validation.ttl_ms)
         self.lock = lock
-        self.lock_timeout = _seconds("lock_timeout", lock_timeout, allow_zero=True)
-        self.lock_ttl_ms = max(1, int(1000 * _seconds("lock_ttl", lock_ttl or lock_timeout or 1)))
-        self.refresh_ahead_ms = int(1000 * _seconds("refresh_ahead", refresh_ahead or 0, True))
-        self.stale_ms = int(1000 * _seconds("stale_if_error", stale_if_error or 0, True))
+        self.lock_timeout = seconds("lock_timeout", lock_timeout, allow_zero=True)
+        self.lock_ttl_ms = max(1, int(1000 * seconds("lock_ttl", lock_ttl or lock_timeout or 1)))
+        self.refresh_ahead_ms = int(
+            1000 * seconds("refresh_ahead", refresh_ahead or 0, allow_zero=True)
+        )
+        self.stale_ms = int(1000 * seconds("stale_if_error", stale_if_error or 0, allow_zero=True))
         if self.refresh_ahead_ms >= ttl * 1000:
             raise CachetteValueError(
                 f"refresh_ahead ({refresh_ahead}) must be shorter than the ttl ({ttl})"
+            )
+        if ttl * 1000 + self.stale_ms > MAX_TTL * 1000:
+            # the entry is written to live ttl + stale_if_error: the same bound as any ttl
+            raise CachetteValueError(
+                f"ttl + stale_if_error ({ttl} + {stale_if_error}) must be at most {MAX_TTL} "
+                "seconds (30 days)"
             )
 
     @property
     def reads_ttl(self) -> bool:
         return self.refresh_ahead_ms > 0 or self.stale_ms > 0
-
-
-def _seconds(name: str, value: object, allow_zero: bool = False) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value > 0 or (allow_zero and value == 0):
-            return float(value)
-    raise CachetteValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
 
 # One table of running computations per event loop: a task belongs to its loop.
