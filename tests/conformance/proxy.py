@@ -132,6 +132,7 @@ else:
     app = HttpCache(
         ReverseProxy(ORIGIN),
         set_cookie="store",
+        credentialed="rfc9111",
         etag=False,
         namespace="conformance",
         surrogate="cachette",

@@ -15,6 +15,7 @@ from cachette.http.freshness import (
     refusal,
     response_facts,
     stale_if_error_allows,
+    ttl_applies,
 )
 from cachette.http.route import RouteOptions
 from cachette.http.serve import (
@@ -153,7 +154,8 @@ class Exchange:
         defaults = cache.defaults
         cc_values = [v.decode("latin-1") for k, v in headers if k == b"cache-control"]
         default_cc = options.cache_control or defaults.cache_control
-        if not cc_values and default_cc:
+        if not cc_values and default_cc and ttl_applies(status):
+            # like ttl, the default never makes an error storable (here or downstream)
             headers.append((b"cache-control", default_cc.encode("latin-1")))
             cc_values = [default_cc]
         response_cc = parse_cache_control(cc_values)
@@ -193,7 +195,7 @@ class Exchange:
         )
         ttl = options.ttl if options.ttl is not None else cache.defaults.ttl
         explicit = facts.explicit
-        if not explicit and ttl is not None:
+        if not explicit and ttl is not None and ttl_applies(status):
             facts.lifetime = float(ttl)
             facts.heuristic = False
             explicit = True
@@ -243,6 +245,7 @@ class Exchange:
             response_cc,
             self.request.directives,
             has_authorization=self.request.authorization,
+            has_cookie=any(k == b"cookie" for k, _ in self.request_headers),
             has_explicit_freshness=explicit,
             heuristic_allowed=heuristic,
             has_validator=has_validator,
@@ -251,6 +254,7 @@ class Exchange:
             vary_star=vary_names(headers) is None,
             shared=cache.shared,
             set_cookie=cache.set_cookie,
+            credentialed=cache.credentialed,
         )
 
     async def _send_start(self, status: int, headers: Headers) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "refusal",
     "response_facts",
     "stale_if_error_allows",
+    "ttl_applies",
 ]
 
 #: Status codes a cache may give a heuristic lifetime (RFC 9110 §15.1).
@@ -93,11 +94,17 @@ class Refusal(enum.Enum):
     STATUS = "1xx, 206, 304 and codes beyond 599 are never stored as such"
     NO_STORE = "no-store (response or request), or must-understand with a status not understood"
     PRIVATE = "private: for one user only"
-    CREDENTIALS = "the request carried Authorization and the response does not allow sharing"
+    CREDENTIALS = "the request carried Cookie or Authorization and the response is not public"
     SET_COOKIE = "Set-Cookie, with set_cookie='bypass'"
     EVENT_STREAM = "text/event-stream is streamed, never held"
     VARY_STAR = "Vary: * never matches a later request"
     NOT_REUSABLE = "no freshness and no validator from the origin: nothing could reuse it"
+
+
+def ttl_applies(status: int) -> bool:
+    """May the cache's own ``ttl`` give this status a lifetime? Only the statuses a cache may
+    give a heuristic lifetime (RFC 9110 §15.1): an error is never made storable by a default."""
+    return status in HEURISTIC_STATUSES
 
 
 def refusal(
@@ -110,18 +117,24 @@ def refusal(
     has_explicit_freshness: bool,
     heuristic_allowed: bool,
     has_validator: bool,
+    has_cookie: bool = False,
     has_set_cookie: bool = False,
     event_stream: bool = False,
     vary_star: bool = False,
     shared: bool = True,
     set_cookie: str = "store",
+    credentialed: str = "strict",
 ) -> Refusal | None:
     """The storage policy: None when the response may be stored, else the first rule that
     forbids it. RFC 9111 §3 and §3.5, made stricter where a shared cache in front of an app
     could hand one user's response to another:
 
     - ``has_validator`` counts only the origin's ``ETag`` / ``Last-Modified``, never the tag
-      the cache derives from the body.
+      the cache derives from the body; ``has_explicit_freshness`` includes ``ttl`` only where
+      ``ttl_applies``.
+    - ``credentialed="strict"``: a request with ``Cookie`` or ``Authorization`` is stored only
+      with ``public`` or ``s-maxage``; ``"rfc9111"``: §3.5 exactly (``Authorization`` also with
+      ``must-revalidate``; ``Cookie`` is not a credential).
     - A response that must be revalidated before every use (``no-cache``) and that has no
       validator is not stored: each use would fetch it whole again.
     """
@@ -138,13 +151,12 @@ def refusal(
         return Refusal.NO_STORE
     if shared and "private" in response_cc and response_cc["private"] is None:
         return Refusal.PRIVATE
-    if (
-        shared
-        and has_authorization
-        and not ("public" in response_cc or "must-revalidate" in response_cc)
-        and "s-maxage" not in response_cc
-    ):
-        return Refusal.CREDENTIALS
+    if shared and (has_authorization or has_cookie):
+        shareable = "public" in response_cc or "s-maxage" in response_cc
+        if credentialed == "rfc9111":
+            shareable = not has_authorization or shareable or "must-revalidate" in response_cc
+        if not shareable:
+            return Refusal.CREDENTIALS
     if has_set_cookie and set_cookie == "bypass":
         return Refusal.SET_COOKIE
     if event_stream:

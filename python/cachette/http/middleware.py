@@ -60,6 +60,9 @@ class HttpCache:
             that do not set them.
         set_cookie: ``"bypass"`` never stores a response with Set-Cookie; ``"strip"`` stores
             it without its Set-Cookie fields; ``"store"`` stores it whole (RFC 9111).
+        credentialed: ``"strict"`` stores a response to a request with Cookie or
+            Authorization only when it says ``public`` or ``s-maxage``; ``"rfc9111"``
+            follows RFC 9111 §3.5 (Authorization only; ``must-revalidate`` also allows).
         max_body_size: larger responses are streamed through and not stored.
         retain_stale: seconds a stale entry is kept for revalidation and ``max-stale``.
         shared: behave as a shared cache (``private`` and ``s-maxage`` apply).
@@ -90,6 +93,7 @@ class HttpCache:
         stale_while_revalidate: float = 0.0,
         stale_if_error: float = 0.0,
         set_cookie: Literal["bypass", "strip", "store"] = "bypass",
+        credentialed: Literal["strict", "rfc9111"] = "strict",
         max_body_size: int = 1 << 20,
         retain_stale: float = 600.0,
         shared: bool = True,
@@ -116,6 +120,9 @@ class HttpCache:
         self.defaults = RouteOptions(ttl, cache_control, stale_while_revalidate, stale_if_error)
         self.etag = etag
         self.set_cookie = set_cookie
+        if credentialed not in ("strict", "rfc9111"):
+            raise CachetteValueError('credentialed must be "strict" or "rfc9111"')
+        self.credentialed = credentialed
         self.max_body_size = max_body_size
         self.retain_stale = retain_stale
         self.shared = shared

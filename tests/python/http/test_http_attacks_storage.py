@@ -25,7 +25,13 @@ from starlette.responses import PlainTextResponse, Response
 
 from cachette import Cachette
 from cachette.http import HttpCache, cache_response
-from cachette.http.freshness import Refusal, RequestDirectives, refusal
+from cachette.http.freshness import (
+    HEURISTIC_STATUSES,
+    Refusal,
+    RequestDirectives,
+    refusal,
+    ttl_applies,
+)
 
 
 def client_for(app: Any) -> httpx.AsyncClient:
@@ -109,6 +115,153 @@ async def test_attack_session_pages_leave_nothing_in_the_backend_for_later_reque
     assert Cachette.stats()["entries"] == 0
 
 
+# -- item 5: ttl and cache_control never make an error storable -----------------------------
+
+
+def erroring_app(status: int, *, decorate: bool) -> tuple[FastAPI, dict[str, int]]:
+    """/item answers ``status`` when the request carries X-Bad (a header the cache does not
+    key on: the cache-poisoned DoS), else 200."""
+    app = FastAPI()
+    calls = {"n": 0}
+
+    async def item(request: Request) -> Response:
+        calls["n"] += 1
+        if request.headers.get("x-bad"):
+            if status == 0:
+                raise RuntimeError("the handler failed")
+            return PlainTextResponse("error", status_code=status)
+        return PlainTextResponse("item")
+
+    handler = cache_response(ttl=60, cache_control="public, max-age=60")(item) if decorate else item
+    app.get("/item")(handler)
+    return app, calls
+
+
+@pytest.mark.parametrize(
+    "status", [500, 502, 503, 504, 400, 0], ids=lambda s: f"status{s or '-raise'}"
+)
+@pytest.mark.parametrize("where", ["HttpCache", "cache_response"])
+async def test_attack_ttl_does_not_store_an_error_for_every_visitor(
+    status: int, where: str
+) -> None:
+    app, calls = erroring_app(status, decorate=where == "cache_response")
+    options: dict[str, Any] = {}
+    if where == "HttpCache":
+        options = {"ttl": 60, "cache_control": "public, max-age=60"}
+    async with client_for(HttpCache(app, **options)) as client:
+        poisoned = await client.get("/item", headers={"x-bad": "1"})
+        assert poisoned.status_code == (status or 500)
+        assert "max-age=60" not in poisoned.headers.get("cache-control", "")  # nor downstream
+        victim = await client.get("/item")
+        again = await client.get("/item")
+    assert victim.status_code == 200
+    assert victim.text == "item"
+    assert again.text == "item"
+    assert calls["n"] == 2  # the 200 is stored by the same ttl
+
+
+@pytest.mark.parametrize("status", sorted(HEURISTIC_STATUSES - {206}))
+async def test_ttl_gives_freshness_to_heuristically_cacheable_statuses(status: int) -> None:
+    calls = 0
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal calls
+        calls += 1
+        body = b"" if status == 204 else b"x"
+        await Response(body, status_code=status)(scope, receive, send)
+
+    async with client_for(HttpCache(origin, ttl=60)) as client:
+        await client.get("/a")
+        await client.get("/a")
+    assert calls == 1
+
+
+async def test_an_error_with_its_own_freshness_is_stored_as_the_app_asked() -> None:
+    app = FastAPI()
+    calls = {"n": 0}
+
+    @app.get("/down")
+    async def down() -> Response:
+        calls["n"] += 1
+        return PlainTextResponse("maintenance", 503, headers={"cache-control": "max-age=30"})
+
+    async with client_for(HttpCache(app, ttl=60)) as client:
+        await client.get("/down")
+        assert (await client.get("/down")).text == "maintenance"
+    assert calls["n"] == 1
+
+
+# -- item 5: requests with Cookie or Authorization -------------------------------------------
+
+
+def personal_app(cache_control: str) -> tuple[FastAPI, dict[str, int]]:
+    """/me is personalised by the session cookie or the Authorization header, and says
+    ``cache_control`` without Vary: the app forgot that a shared cache sits in front."""
+    app = FastAPI()
+    calls = {"n": 0}
+
+    @app.get("/me")
+    async def me(request: Request) -> Response:
+        calls["n"] += 1
+        user = request.cookies.get("session") or request.headers.get("authorization") or "guest"
+        return PlainTextResponse(f"page of {user}", headers={"cache-control": cache_control})
+
+    return app, calls
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [{"cookie": "session=alice"}, {"authorization": "Bearer alice"}],
+    ids=["cookie", "authorization"],
+)
+@pytest.mark.parametrize("cc", ["max-age=60", "max-age=60, must-revalidate"])
+async def test_attack_credentialed_response_without_public_is_not_shared(
+    credential: dict[str, str], cc: str
+) -> None:
+    app, calls = personal_app(cc)
+    async with client_for(HttpCache(app)) as client:
+        await client.get("/me", headers=credential)
+        other = await client.get("/me")
+    assert "alice" not in other.text
+    assert calls["n"] == 2
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [{"cookie": "session=alice"}, {"authorization": "Bearer alice"}],
+    ids=["cookie", "authorization"],
+)
+@pytest.mark.parametrize("cc", ["public, max-age=60", "s-maxage=60"])
+async def test_credentialed_responses_marked_shareable_are_stored(
+    credential: dict[str, str], cc: str
+) -> None:
+    app, calls = personal_app(cc)
+    async with client_for(HttpCache(app)) as client:
+        await client.get("/me", headers=credential)
+        await client.get("/me")
+    assert calls["n"] == 1
+
+
+async def test_credentialed_rfc9111_opts_in_to_the_rfc_rules() -> None:
+    cookie_app, cookie_calls = personal_app("max-age=60")
+    auth_app, auth_calls = personal_app("max-age=60, must-revalidate")
+    plain_auth_app, plain_auth_calls = personal_app("max-age=60")
+    for n, app in enumerate((cookie_app, auth_app, plain_auth_app)):
+        async with client_for(HttpCache(app, namespace=f"n{n}", credentialed="rfc9111")) as client:
+            credential = {"cookie": "session=a"} if app is cookie_app else {"authorization": "x"}
+            await client.get("/me", headers=credential)
+            await client.get("/me")
+    assert (cookie_calls["n"], auth_calls["n"]) == (1, 1)
+    assert plain_auth_calls["n"] == 2  # §3.5 still applies to Authorization
+
+
+def test_bad_credentialed_option_is_refused() -> None:
+    from cachette.exceptions import CachetteValueError
+
+    with pytest.raises(CachetteValueError, match="credentialed"):
+        HttpCache(FastAPI(), credentialed="always")  # type: ignore[arg-type]
+
+
 # -- the policy as a function ----------------------------------------------------------------
 
 
@@ -130,12 +283,16 @@ def test_the_storage_policy_names_each_refusal() -> None:
     assert why({}, has_validator=True) is None
     assert why({"no-cache": None}) is Refusal.NOT_REUSABLE
     assert why({"no-cache": None}, has_validator=True) is None
+    assert why({"max-age": "60"}, has_explicit_freshness=True, has_cookie=True) is (
+        Refusal.CREDENTIALS
+    )
     assert why({"max-age": "60"}, has_explicit_freshness=True, has_set_cookie=True) is (
         Refusal.SET_COOKIE
     )
     assert why({"max-age": "60"}, has_explicit_freshness=True, event_stream=True) is (
         Refusal.EVENT_STREAM
     )
+    assert not ttl_applies(500) and not ttl_applies(400) and ttl_applies(404)
 
 
 # -- item 10: uncacheable responses are never written ----------------------------------------
