@@ -278,9 +278,14 @@ class Exchange:
         self.chunks = []
         if mode == "update":
             assert self.entry is not None
-            updated = self._updated_entry(self.entry)
-            await self._save(updated)
-            await serve(updated, request, self.client, self.method)
+            answer, updated = self._updated_entry(self.entry)
+            if updated is not None:
+                await self._save(updated)
+            elif not request.directives.no_store:
+                # the 304 makes the response one we would not store (no-store, private,
+                # Set-Cookie under "bypass", a credentialed request...): stop serving it
+                await cache.store.invalidate_key(self.key)
+            await serve(answer, request, self.client, self.method)
             return
         if mode == "error":
             assert self.entry is not None
@@ -334,12 +339,21 @@ class Exchange:
         if await cache.store.save(self.key, entry, self.request_headers, ttl) is not None:
             self.stored = entry
 
-    def _updated_entry(self, entry: Entry) -> Entry:
-        """The stored response freshened by a 304 (RFC 9111 §4.3.4). The 304 answers the
-        validators of this very entry, so it selects it; its own ETag does not replace ours."""
-        replaced = {k for k, _ in self.headers if k not in _NOT_UPDATED}
+    def _updated_entry(self, entry: Entry) -> tuple[Entry, Entry | None]:
+        """The stored response freshened by a 304 (RFC 9111 §4.3.4): the response for this
+        client, and the entry to store in place of the old one, or None when the updated
+        response may not be stored (the storage policy applies to updates as to new
+        responses). The 304 answers the validators of this very entry, so it selects it; its
+        own ETag does not replace ours."""
+        cache = self.cache
+        skipped = set(_NOT_UPDATED)
+        for k, v in self.headers:
+            if k == b"connection":
+                skipped.update(n.strip().lower().encode() for n in v.decode("latin-1").split(","))
+        updates = [(k, v) for k, v in self.headers if k not in skipped]
+        replaced = {k for k, _ in updates}
         merged = [(k, v) for k, v in entry.headers if k not in replaced]
-        merged.extend((k, v) for k, v in self.headers if k not in _NOT_UPDATED)
+        merged.extend(updates)
         cc = parse_cache_control([v.decode("latin-1") for k, v in merged if k == b"cache-control"])
         ages = [(k, v) for k, v in self.headers if k == b"age"]
         facts = response_facts(
@@ -348,27 +362,48 @@ class Exchange:
             cc,
             self.request_time,
             self.response_time,
-            shared=self.cache.shared,
-            heuristic_fraction=self.cache.heuristic_fraction,
-            heuristic_max=self.cache.heuristic_max,
+            shared=cache.shared,
+            heuristic_fraction=cache.heuristic_fraction,
+            heuristic_max=cache.heuristic_max,
         )
         lifetime = facts.lifetime
+        explicit = facts.explicit
         if not facts.explicit and not facts.heuristic:
-            options = self.slot.options or self.cache.defaults
-            ttl = options.ttl if options.ttl is not None else self.cache.defaults.ttl
-            lifetime = float(ttl) if ttl is not None else 0.0
-        return Entry(
+            options = self.slot.options or cache.defaults
+            ttl = options.ttl if options.ttl is not None else cache.defaults.ttl
+            explicit = ttl is not None and ttl_applies(entry.status)
+            lifetime = float(ttl) if ttl is not None and explicit else 0.0
+        swr = facts.stale_while_revalidate or entry.stale_while_revalidate
+        sie = facts.stale_if_error or entry.stale_if_error
+
+        def build(headers: Headers) -> Entry:
+            return Entry(
+                entry.status,
+                headers,
+                entry.body,
+                self.request_time,
+                self.response_time,
+                facts.initial_age,
+                lifetime,
+                facts.flags,
+                swr,
+                sie,
+            )
+
+        answer = build(merged)
+        self.refusal = self._refusal(
             entry.status,
             merged,
-            entry.body,
-            self.request_time,
-            self.response_time,
-            facts.initial_age,
-            lifetime,
-            facts.flags,
-            facts.stale_while_revalidate or entry.stale_while_revalidate,
-            facts.stale_if_error or entry.stale_if_error,
+            cc,
+            explicit=explicit,
+            heuristic=facts.heuristic,
+            has_validator=True,  # the 304 has just validated it
+            has_set_cookie=any(k == b"set-cookie" for k, _ in merged),
         )
+        if self.refusal is not None:
+            return answer, None
+        kept = _storable_fields(merged, cc, strip_set_cookie=cache.set_cookie == "strip")
+        return answer, build(kept)
 
     async def close(self) -> None:
         """The app returned: finish a response it left incomplete (never storing it)."""

@@ -12,7 +12,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -113,6 +113,97 @@ async def test_attack_session_pages_leave_nothing_in_the_backend_for_later_reque
     assert probe.text == "private page of bob"
     assert calls["n"] == 2
     assert Cachette.stats()["entries"] == 0
+
+
+# -- item 2: Set-Cookie on a 304 never reaches the next user ---------------------------------
+
+
+class RevalidatedPage:
+    """An ASGI origin whose page is stale as soon as it is stored (Age beyond max-age, with
+    an ETag), and whose 304 to the cache's revalidation carries ``not_modified`` headers
+    (a per-request session cookie, a private directive...)."""
+
+    def __init__(self, not_modified: Callable[[int], dict[str, str]]) -> None:
+        self.not_modified = not_modified
+        self.calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.calls += 1
+        request = Request(scope, receive)
+        response: Response
+        if request.headers.get("if-none-match") == '"v1"':
+            response = Response(status_code=304, headers={"etag": '"v1"'})
+            response.headers.update(self.not_modified(self.calls))
+        else:
+            response = PlainTextResponse(
+                "shared page", headers={"cache-control": "max-age=10", "etag": '"v1"', "age": "20"}
+            )
+        await response(scope, receive, send)
+
+
+@pytest.mark.parametrize("set_cookie", ["bypass", "strip"])
+async def test_attack_set_cookie_on_304_does_not_reach_next_user(set_cookie: str) -> None:
+    origin = RevalidatedPage(lambda n: {"set-cookie": f"session=secret-of-request-{n}"})
+    async with client_for(HttpCache(origin, set_cookie=set_cookie)) as client:  # type: ignore[arg-type]
+        await client.get("/page")  # stored, stale
+        revalidating = await client.get("/page")  # the cache revalidates: 304 + Set-Cookie
+        assert revalidating.text == "shared page"
+        assert revalidating.headers["set-cookie"] == "session=secret-of-request-2"  # theirs
+        next_user = await client.get("/page")
+    assert next_user.text == "shared page"
+    assert "secret-of-request-2" not in next_user.headers.get("set-cookie", "")
+    if set_cookie == "strip":
+        assert origin.calls == 2  # freshened without the cookie, and served from the cache
+        assert "set-cookie" not in next_user.headers
+    else:
+        assert origin.calls == 3  # the entry was dropped: the next user asked the app
+
+
+async def test_set_cookie_on_304_is_merged_only_when_the_cache_stores_cookies() -> None:
+    origin = RevalidatedPage(lambda n: {"set-cookie": "theme=dark"})
+    async with client_for(HttpCache(origin, set_cookie="store")) as client:
+        await client.get("/page")
+        await client.get("/page")
+        reply = await client.get("/page")
+    assert origin.calls == 2
+    assert reply.headers["set-cookie"] == "theme=dark"  # RFC 9111 §4.3.4, by explicit choice
+
+
+# -- item 3: a 304 that says private or no-store ends the sharing ---------------------------
+
+
+@pytest.mark.parametrize("cc", ["private, max-age=60", "no-store", "max-age=60, no-store"])
+async def test_attack_private_or_no_store_304_stops_serving_the_entry_to_others(cc: str) -> None:
+    origin = RevalidatedPage(lambda n: {"cache-control": cc, "x-user": f"user-{n}"})
+    async with client_for(HttpCache(origin)) as client:
+        await client.get("/page")
+        revalidating = await client.get("/page")
+        assert revalidating.headers["x-user"] == "user-2"
+        assert revalidating.headers["cache-control"] == cc
+        next_user = await client.get("/page")
+    assert origin.calls == 3  # not served from the cache any more
+    assert next_user.headers.get("x-user") != "user-2"
+
+
+async def test_attack_304_to_a_credentialed_revalidation_is_not_merged_for_others() -> None:
+    origin = RevalidatedPage(lambda n: {"x-user": f"user-{n}"})
+    async with client_for(HttpCache(origin)) as client:
+        await client.get("/page")
+        mine = await client.get("/page", headers={"cookie": "session=alice"})
+        assert mine.headers["x-user"] == "user-2"
+        next_user = await client.get("/page")
+    assert next_user.headers.get("x-user") != "user-2"
+    assert origin.calls == 3
+
+
+async def test_a_plain_304_still_freshens_the_entry() -> None:
+    origin = RevalidatedPage(lambda n: {"x-version": "2"})
+    async with client_for(HttpCache(origin)) as client:
+        await client.get("/page")
+        await client.get("/page")
+        reply = await client.get("/page")
+    assert origin.calls == 2
+    assert reply.headers["x-version"] == "2"
 
 
 # -- item 5: ttl and cache_control never make an error storable -----------------------------
