@@ -6,7 +6,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from cachette.exceptions import CachetteValueError
-from cachette.http.store import ResponseStore, canonical_path, path_prefix, primary_key
+from cachette.http.store import (
+    ResponseStore,
+    canonical_path,
+    namespace_generation,
+    path_generation,
+    path_prefix,
+    primary_key,
+)
 
 __all__ = ["invalidate_namespace", "invalidate_path", "invalidate_url"]
 
@@ -26,12 +33,17 @@ async def invalidate_path(path: str, *, namespace: str = "default") -> int:
     """Removes the stored responses of ``path`` for every host and query string."""
     if not isinstance(path, str) or not path.startswith("/"):
         raise CachetteValueError(f"invalidate_path needs a path starting with /, not {path!r}")
-    prefix = path_prefix(namespace, canonical_path(path))
-    return await ResponseStore(fail_open=False).invalidate_prefix(prefix)
+    path = canonical_path(path)
+    prefix = path_prefix(namespace, path)
+    return await ResponseStore(fail_open=False).invalidate_prefix(
+        prefix, path_generation(namespace, path)
+    )
 
 
 async def invalidate_namespace(namespace: str = "default") -> int:
     """Removes every stored response of the caches that use ``namespace``."""
     if not isinstance(namespace, str) or not namespace:
         raise CachetteValueError("namespace must be a non-empty str")
-    return await ResponseStore(fail_open=False).invalidate_prefix(path_prefix(namespace, "")[:-1])
+    return await ResponseStore(fail_open=False).invalidate_prefix(
+        path_prefix(namespace, "")[:-1], namespace_generation(namespace)
+    )

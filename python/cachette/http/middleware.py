@@ -31,7 +31,8 @@ from cachette.http.keys import (
 )
 from cachette.http.route import RouteOptions, current_route_slot, new_slot
 from cachette.http.serve import Headers, Message, Request, Send, send_status, serve
-from cachette.http.store import ResponseStore, canonical_path, primary_key
+from cachette.http.store import GENERATION_TTL, ResponseStore, canonical_path, primary_key
+from cachette.http.store import generation_keys as store_generation_keys
 from cachette.stampede import run_once
 
 __all__ = ["HttpCache", "body_etag"]
@@ -276,6 +277,13 @@ class HttpCache:
             upstream["headers"] = upstream_headers
         else:
             upstream = scope
+        # writes win: the generations this response depends on, read before the app is
+        # asked (only when it may store something: GET, or a 304 that freshens an entry)
+        generation_keys = tokens = None
+        if not directives.no_store and (method == "GET" or validating):
+            generation_keys = store_generation_keys(self.namespace, request_path(scope), key)
+            tokens = await self.store.generations(generation_keys)
+        asked = time.monotonic()
         slot = new_slot()
         slot_token = current_route_slot().set(slot)
         request_time = time.time()
@@ -293,11 +301,36 @@ class HttpCache:
                 log.warning("http cache: the app failed; serving a stale response", exc_info=True)
                 await serve(entry, request, send, method)
                 return None
+            if exchange.stored is not None:
+                await self._keep_if_current(key, generation_keys, tokens, asked)
             raise
         finally:
             current_route_slot().reset(slot_token)
         await exchange.close()
+        if exchange.stored is not None and not await self._keep_if_current(
+            key, generation_keys, tokens, asked
+        ):
+            return None
         return exchange.stored
+
+    async def _keep_if_current(
+        self,
+        key: str,
+        generation_keys: list[str] | None,
+        tokens: list[bytes | None] | None,
+        asked: float,
+    ) -> bool:
+        """After a store: True when no invalidation of ``key`` began since ``tokens`` were
+        read; otherwise removes what was stored (the URL's entry, every variant)."""
+        if (
+            generation_keys is not None
+            and tokens is not None
+            and time.monotonic() - asked < GENERATION_TTL / 2
+            and await self.store.generations(generation_keys) == tokens
+        ):
+            return True
+        await self.store.remove(key)
+        return False
 
     def _sie(self, slot: Any) -> float:
         options = slot.options

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote
 
 import cachette.core as _core_module
@@ -79,6 +79,37 @@ def primary_key(namespace: str, path: str, scheme: str, host: str, query: str) -
 
 def path_prefix(namespace: str, path: str) -> str:
     return f"http:{escape(namespace)}:{escape(path)}"
+
+
+#: Invalidation generations live under this prefix (like the stampede locks, no clear of a
+#: namespace reaches them): one per namespace, per path and per primary key, each a random
+#: token replaced by every invalidation of its scope *before* it removes anything.
+GENERATION_PREFIX: Final = "\x1fcachette-http-gen\x1f"
+#: Seconds a generation token lives; a request that asked the app longer ago than half of
+#: it cannot tell, and does not keep what it stored.
+GENERATION_TTL: Final = 3600.0
+
+
+def generation_keys(namespace: str, path: str, key: str) -> list[str]:
+    """The generations a response to ``key`` depends on: its namespace's, its path's and
+    its own (``invalidate_all``, ``invalidate_path`` and the rest change one each)."""
+    return [
+        f"{GENERATION_PREFIX}n{path_prefix(namespace, '')}",
+        f"{GENERATION_PREFIX}p{path_prefix(namespace, path)}",
+        f"{GENERATION_PREFIX}k{key}",
+    ]
+
+
+def namespace_generation(namespace: str) -> str:
+    return generation_keys(namespace, "", "")[0]
+
+
+def path_generation(namespace: str, path: str) -> str:
+    return generation_keys(namespace, path, "")[1]
+
+
+def key_generation(key: str) -> str:
+    return f"{GENERATION_PREFIX}k{key}"
 
 
 def vary_digest(names: tuple[str, ...], request_headers: Headers) -> str:
@@ -196,10 +227,47 @@ class ResponseStore:
         await self._guard(backend.put(key, encode_entry(entry), ttl_ms), None, "write")
         return key
 
+    # -- invalidation: writes win ----------------------------------------------------------
+    # A response may be stored only if no invalidation of its key began between the moment
+    # its request read the generations (before asking the app) and the moment after its
+    # store. An invalidation replaces the generation first, then removes entries; a request
+    # reads the generations again after it stored and removes what it stored when they
+    # changed. A store that lands before the removal is removed by it; one that lands after
+    # is seen by the second read. See "Invalidation and failures" in docs/http-caching.md.
+
+    async def generations(self, keys: list[str]) -> list[bytes | None] | None:
+        """The current generation tokens, or None when they could not be read."""
+        store = _core_module._runtime.store
+        if store is not None:
+            try:
+                return [store.get(k) for k in keys]
+            except Exception as exc:
+                if not self.fail_open:
+                    raise
+                log.warning("http cache: read failed (%s: %s)", type(exc).__name__, exc)
+                return None
+        found: list[bytes | None] | None = await self._guard(
+            self.backend().fetch_many(keys), None, "read"
+        )
+        return found
+
+    async def new_generation(self, generation_key: str) -> None:
+        token = random.getrandbits(64).to_bytes(8, "little")
+        ttl_ms = int(GENERATION_TTL * 1000)
+        await self._guard(self.backend().put(generation_key, token, ttl_ms), None, "invalidate")
+
     async def invalidate_key(self, key: str) -> int:
+        """Removes a URL's entry (every variant), after changing its generation."""
+        await self.new_generation(key_generation(key))
         return await self._guard(self.backend().clear_key(key), 0, "invalidate")
 
-    async def invalidate_prefix(self, prefix: str) -> int:
+    async def remove(self, key: str) -> None:
+        """Removes what a request stored under ``key`` (no generation changes)."""
+        await self._guard(self.backend().clear_key(key), 0, "invalidate")
+
+    async def invalidate_prefix(self, prefix: str, generation_key: str) -> int:
+        """Removes every entry under ``prefix``, after changing ``generation_key``."""
+        await self.new_generation(generation_key)
         return await self._guard(self.backend().clear_namespace(prefix), 0, "invalidate")
 
     async def lock_guard(self, pending: Awaitable[T], fallback: T) -> T:

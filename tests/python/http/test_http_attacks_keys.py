@@ -339,3 +339,88 @@ async def test_requests_for_different_variants_do_not_wait_for_each_other(make: 
     gate["de"].set()
     assert [(await de).text, (await de_again).text] == ["de", "de"]
     assert calls == {"fr": 1, "de": 1, "en": 1}
+
+
+# -- item 9: writes win ---------------------------------------------------------------------
+
+
+class Item:
+    """A resource behind an app: GET reads it, then waits at ``gate`` before answering (the
+    window in which a write can overtake it); POST replaces it."""
+
+    def __init__(self, cache_control: str = "max-age=60") -> None:
+        self.value = "old"
+        self.cache_control = cache_control
+        self.read = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def respond(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.value = (await request.body()).decode()
+            return reply("written")
+        value = self.value
+        self.read.set()
+        await self.gate.wait()
+        return reply(value, cache_control=self.cache_control)
+
+    def hold(self) -> None:
+        self.read.clear()
+        self.gate.clear()
+
+
+def two_workers(item: Item, namespace: str) -> tuple[HttpCache, HttpCache]:
+    """Two HttpCache instances on one backend, as two uvicorn workers sharing Redis."""
+    return (
+        HttpCache(App(item.respond), namespace=namespace),
+        HttpCache(App(item.respond), namespace=namespace),
+    )
+
+
+@pytest.mark.parametrize("how", ["post", "url", "path", "all"])
+async def test_attack_get_that_began_before_a_write_never_stores_old_content(
+    backend: str, how: str
+) -> None:
+    item = Item()
+    reader, writer = two_workers(item, backend)
+    async with client_for(reader) as one, client_for(writer) as two:
+        item.hold()
+        slow = asyncio.ensure_future(one.get("/item"))
+        await asyncio.wait_for(item.read.wait(), 5)  # it has read "old" and waits
+        if how == "post":
+            assert (await two.post("/item", content=b"new")).status_code == 200
+        else:
+            item.value = "new"
+            if how == "url":
+                await writer.invalidate_url("http://victim.example/item")
+            elif how == "path":
+                await writer.invalidate_path("/item")
+            else:
+                await writer.invalidate_all()
+        item.gate.set()
+        assert (await slow).text == "old"  # its own client gets what it asked for...
+        assert (await one.get("/item")).text == "new"  # ...but nobody after the write
+        assert (await two.get("/item")).text == "new"
+        assert (await one.get("/item")).text == "new"
+        await reader.invalidate_all()
+
+
+async def test_attack_background_revalidation_that_began_before_a_write_never_stores_it(
+    backend: str,
+) -> None:
+    item = Item(cache_control="max-age=0, stale-while-revalidate=60")
+    reader, writer = two_workers(item, backend)
+    async with client_for(reader) as one, client_for(writer) as two:
+        assert (await one.get("/item")).text == "old"  # stored, stale at once
+        item.hold()
+        assert (await one.get("/item")).text == "old"  # served stale; revalidation starts
+        await asyncio.wait_for(item.read.wait(), 5)
+        assert (await two.post("/item", content=b"new")).status_code == 200
+        item.gate.set()
+        for _ in range(100):  # the background revalidation finishes
+            if not reader._background:
+                break
+            await asyncio.sleep(0.01)
+        assert not reader._background
+        assert (await one.get("/item")).text == "new"
+        await reader.invalidate_all()
