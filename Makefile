@@ -12,7 +12,7 @@ PY_TEST_DEPS := scikit-build-core nanobind pydantic pydantic-settings \
 	orjson msgpack pandas pyarrow pandas-stubs ruff mypy
 
 .PHONY: demo test check bootstrap venv package cpp-asan cpp-tsan cpp-test lint fuzz py-asan-build py-asan-tests \
-	services-start services-stop bench clean faults fuzz-campaign conformance cluster-faults
+	services-start services-stop bench clean faults fuzz-campaign conformance cluster-faults http-attacks
 
 demo: bootstrap package
 	@echo
@@ -117,6 +117,11 @@ fuzz-campaign:
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -G Ninja -DCACHETTE_BUILD_TESTS=OFF -DCACHETTE_BUILD_FUZZ=ON
 	cmake --build $(BUILD)/fuzz -j $(JOBS)
 	nice bash scripts/fuzz-campaign.sh $(BUILD)/fuzz $(if $(filter 20,$(FUZZ_SECONDS)),600,$(FUZZ_SECONDS))
+
+# Attack scenarios against real uvicorn servers (httptools and h11; in-memory and Redis
+# backends): tests/http_attacks, docs/http-caching.md "Security". Not part of `make test`.
+http-attacks: package
+	bash scripts/with-services.sh $(PY) -m pytest -q -p no:cacheprovider tests/http_attacks
 
 # The HTTP cache-tests suite against cachette.http.HttpCache (not part of `make test`).
 conformance: package
