@@ -29,12 +29,13 @@ import inspect
 import logging
 import secrets
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from cachette._core import DEFAULT_LOCK_TIMEOUT
 from cachette.exceptions import CachetteValueError
-from cachette.validation import MAX_TTL, seconds
+from cachette.memo_keys import ArgumentKeys
+from cachette.validation import MAX_TTL, seconds, ttl_ms
 
 if TYPE_CHECKING:
     from cachette.backends import Backend
@@ -426,6 +427,7 @@ def memoize(
     ttl: float | None = None,
     *,
     key: Callable[..., str] | None = None,
+    ignore: Iterable[str] = (),
     namespace: str | None = None,
     lock: bool = True,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -435,32 +437,39 @@ def memoize(
 ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
     """Memoizes an async function in the configured cache, with stampede protection.
 
-    The key is ``namespace + ":" + repr`` of the bound arguments (defaults applied), the
-    namespace defaulting to ``module.qualname``, so ``clear(namespace=...)`` forgets every
-    result of one function. Arguments must have a ``repr`` that is stable across processes
-    (not the default ``<object at 0x...>``), or pass ``key``: a function of the same
-    arguments returning the key. A result of None is returned but not stored.
+    The key is ``namespace + ":"`` and an exact encoding of the bound arguments (defaults
+    applied), the namespace defaulting to ``module.qualname``, so ``clear(namespace=...)``
+    forgets every result of one function (see ``cachette.memo_keys``). An argument that
+    cannot be keyed exactly (a default ``<X object at 0x...>`` repr, an address, an elided
+    repr) raises ``CachetteValueError`` naming it, at the call, before the function runs:
+    list it in ``ignore`` when it does not change the result (a database session, a
+    logger), or pass ``key``: a function of the same arguments returning the whole key.
+    The wrapper's ``key_for(*args, **kwargs)`` gives the key of a call, e.g. to clear it.
+    A result of None is returned but not stored.
     """
+    if ttl is not None:
+        ttl_ms(ttl, 1)  # a bad ttl fails here, when the function is decorated
+    ignored = tuple(ignore)
+    if key is not None and ignored:
+        raise CachetteValueError("memoize takes key= or ignore=, not both")
 
     def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"memoize needs an async function, not {fn!r}")
-        signature = inspect.signature(fn)
         prefix = namespace or f"{fn.__module__}.{fn.__qualname__}"
+        keys = ArgumentKeys(fn, prefix, ignored)
+
+        def key_for(*args: Any, **kwargs: Any) -> str:
+            if key is not None:
+                return key(*args, **kwargs)
+            return keys.key(args, kwargs)
 
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             from cachette.core import Cachette
 
-            if key is not None:
-                name = key(*args, **kwargs)
-            else:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                listed = ",".join(f"{n}={v!r}" for n, v in bound.arguments.items())
-                name = f"{prefix}:{listed}"
             result: T = await Cachette().get_or_set(
-                name,
+                key_for(*args, **kwargs),
                 lambda: fn(*args, **kwargs),
                 ttl,
                 lock=lock,
@@ -471,6 +480,7 @@ def memoize(
             )
             return result
 
+        wrapper.key_for = key_for  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
