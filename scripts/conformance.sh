@@ -35,7 +35,7 @@ pids+=($!)
 (cd "$ROOT" && CONFORMANCE_ORIGIN="http://127.0.0.1:$ORIGIN_PORT" \
   CONFORMANCE_DEFAULTS="${CONFORMANCE_DEFAULTS:-0}" exec "$PY" -m uvicorn \
   tests.conformance.proxy:app --host 127.0.0.1 --port "$PROXY_PORT" --no-server-header \
-  --no-date-header --no-access-log --log-level warning) > "$WORK/proxy.log" 2>&1 &
+  --no-date-header --no-access-log --log-level warning --timeout-keep-alive 120) > "$WORK/proxy.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 100); do
