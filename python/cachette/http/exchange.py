@@ -4,6 +4,7 @@ to be stored, to freshen a stored entry from a 304, or to be replaced by a stale
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,17 @@ def body_etag(body: bytes) -> bytes:
     return b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
 
 
+class Mode(enum.Enum):
+    """What an exchange does with the app's response, decided when the response starts."""
+
+    START = "start"  # no response yet
+    PASS = "pass"  # stream it to the client as it comes (it will not be stored)
+    STORE = "store"  # hold it, store it when complete, then answer the client
+    UPDATE = "update"  # a 304 to our conditional request: freshen the stored entry from it
+    ERROR = "error"  # an error a stale entry replaces (stale-if-error)
+    DONE = "done"  # answered
+
+
 def _storable_fields(headers: Headers, response_cc: Any, *, strip_set_cookie: bool) -> Headers:
     """The fields of a response a stored entry keeps (RFC 9111 §3.1): not hop-by-hop or named
     in Connection, not Age, not those named by ``no-cache="..."`` or ``private="..."``, and not
@@ -109,7 +121,7 @@ class Exchange:
         self.method = method
         self.request_time = request_time
         self.slot = slot
-        self.mode = ""  # "" before the start; then pass | store | update | error | done
+        self.mode = Mode.START
         self.started = False  # anything sent to the client
         self.status = 0
         self.headers: Headers = []
@@ -126,19 +138,19 @@ class Exchange:
         if kind == "http.response.start":
             await self._start(message)
         elif kind == "http.response.body":
-            if self.mode == "pass":
+            if self.mode is Mode.PASS:
                 await self.client(message)
                 return
             body = message.get("body", b"")
             if body:
                 self.chunks.append(body)
                 self.size += len(body)
-            if self.mode == "store" and self.size > self.cache.max_body_size:
+            if self.mode is Mode.STORE and self.size > self.cache.max_body_size:
                 await self._stream_held(message.get("more_body", False))
                 return
             if not message.get("more_body", False):
                 await self._finish()
-        elif self.mode == "pass":
+        elif self.mode is Mode.PASS:
             await self.client(message)
 
     async def _start(self, message: Message) -> None:
@@ -148,7 +160,7 @@ class Exchange:
         self.response_time = time.time()
         entry = self.entry
         if status == 304 and entry is not None and entry.has_validator:
-            self.mode = "update"
+            self.mode = Mode.UPDATE
             return
         options = self.slot.options or cache.defaults
         defaults = cache.defaults
@@ -171,12 +183,12 @@ class Exchange:
                 entry, self.response_time, self.request.directives, cache._sie(self.slot)
             )
         ):
-            self.mode = "error"
+            self.mode = Mode.ERROR
             return
         if self.method == "GET" and self._storable(status, headers, response_cc, options):
-            self.mode = "store"
+            self.mode = Mode.STORE
             return
-        self.mode = "pass"
+        self.mode = Mode.PASS
         await self._send_start(status, headers)
 
     def _storable(
@@ -263,7 +275,7 @@ class Exchange:
 
     async def _stream_held(self, more_body: bool) -> None:
         """Too large to store: send what was held and stream the rest."""
-        self.mode = "pass"
+        self.mode = Mode.PASS
         await self._send_start(self.status, self.headers)
         body = b"".join(self.chunks)
         self.chunks = []
@@ -271,12 +283,12 @@ class Exchange:
 
     async def _finish(self) -> None:
         mode = self.mode
-        self.mode = "done"
+        self.mode = Mode.DONE
         cache = self.cache
         request = self.request
         body = b"".join(self.chunks)
         self.chunks = []
-        if mode == "update":
+        if mode is Mode.UPDATE:
             assert self.entry is not None
             answer, updated = self._updated_entry(self.entry)
             if updated is not None:
@@ -287,12 +299,12 @@ class Exchange:
                 await cache.store.invalidate_key(self.key)
             await serve(answer, request, self.client, self.method)
             return
-        if mode == "error":
+        if mode is Mode.ERROR:
             assert self.entry is not None
             self.started = True
             await serve(self.entry, request, self.client, self.method)
             return
-        # mode == "store"
+        # Mode.STORE
         headers = self.headers
         declared = next((v for k, v in headers if k == b"content-length"), None)
         if declared is not None and declared.strip() != str(len(body)).encode():
@@ -407,7 +419,7 @@ class Exchange:
 
     async def close(self) -> None:
         """The app returned: finish a response it left incomplete (never storing it)."""
-        if self.mode == "store":
+        if self.mode is Mode.STORE:
             await self._stream_held(False)
-        elif self.mode in ("update", "error"):
+        elif self.mode is Mode.UPDATE or self.mode is Mode.ERROR:
             await self._finish()
