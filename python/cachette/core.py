@@ -368,9 +368,12 @@ class Cachette:
         in the backend), stored for ``ttl`` seconds (None: the configured ttl) and returned.
 
         - ``lock``: take the backend lock (False: coalesce within the process only).
-        - ``lock_timeout``: how long a caller waits for another process's computation before
-          computing itself; ``lock_ttl`` (default: ``lock_timeout``) frees a lock whose owner
-          died.
+        - ``lock_ttl`` (default: ``lock_timeout``): how long the lock lives, so how long a
+          computation may take before another process may start one too; a lock whose owner
+          died frees itself then.
+        - ``lock_timeout``: a caller that finds the lock taken waits for the owner's value
+          while the lock is held, at most ``max(lock_timeout, lock_ttl)`` seconds, then
+          computes itself.
         - ``refresh_ahead``: within this many seconds of the end of the ttl, one caller
           refreshes the entry in the background while every caller gets the current value.
         - ``stale_if_error``: the entry is kept this many seconds past its ttl; a caller that

@@ -8,8 +8,9 @@ Two layers, see docs/stampede.md:
 - Across processes and hosts, the computation holds a lock stored in the backend itself under
   ``LOCK_PREFIX + key``: taken with ``Backend.add`` (store only if absent) and a random token,
   released with ``Backend.clear_if_equal`` (only by its owner). Callers that find the lock
-  taken poll the key until the value appears, the lock frees up (they take it), or
-  ``lock_timeout`` passes (they compute themselves, rather than hang).
+  taken poll the key while the lock is held, until the value appears, the lock frees up or
+  expires (they take it), or ``max(lock_timeout, lock_ttl)`` passes (they compute
+  themselves, rather than hang).
 
 Early refresh and stale-if-error read the entry's remaining time to live: an entry is written
 to live ``ttl + stale_if_error`` seconds and is *fresh* for its first ``ttl`` seconds. Within
@@ -95,7 +96,15 @@ def stats() -> dict[str, int]:
 class Policy:
     """How one ``get_or_set`` call computes and keeps its value, in milliseconds."""
 
-    __slots__ = ("lock", "lock_timeout", "lock_ttl_ms", "refresh_ahead_ms", "stale_ms", "ttl")
+    __slots__ = (
+        "lock",
+        "lock_timeout",
+        "lock_ttl_ms",
+        "lock_wait",
+        "refresh_ahead_ms",
+        "stale_ms",
+        "ttl",
+    )
 
     def __init__(
         self,
@@ -111,6 +120,10 @@ class Policy:
         self.lock = lock
         self.lock_timeout = seconds("lock_timeout", lock_timeout, allow_zero=True)
         self.lock_ttl_ms = max(1, int(1000 * seconds("lock_ttl", lock_ttl or lock_timeout or 1)))
+        # How long a caller waits while another holds the lock: while the lock is held it
+        # waits for the owner's value, since the owner may hold it up to lock_ttl; so at
+        # most max(lock_timeout, lock_ttl), lock_ttl defaulting to lock_timeout.
+        self.lock_wait = max(self.lock_timeout, self.lock_ttl_ms / 1000 if lock_ttl else 0.0)
         self.refresh_ahead_ms = int(
             1000 * seconds("refresh_ahead", refresh_ahead or 0, allow_zero=True)
         )
@@ -261,7 +274,7 @@ async def _compute(
             lock_key,
             token,
             policy.lock_ttl_ms,
-            policy.lock_timeout,
+            policy.lock_wait,
             poll,
             recheck_at_once=True,
         )
