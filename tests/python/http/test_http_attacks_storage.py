@@ -141,10 +141,22 @@ class RevalidatedPage:
         await response(scope, receive, send)
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+def namespace(request: pytest.FixtureRequest) -> str:
+    """A namespace of its own on the in-memory backend, or on the test Redis."""
+    if request.param == "redis":
+        url = redis_url()
+        Cachette.load_config(lambda: [("backend", "redis"), ("redis_url", url)])
+    return f"t{uuid.uuid4().hex}"
+
+
 @pytest.mark.parametrize("set_cookie", ["bypass", "strip"])
-async def test_attack_set_cookie_on_304_does_not_reach_next_user(set_cookie: str) -> None:
+async def test_attack_set_cookie_on_304_does_not_reach_next_user(
+    set_cookie: str, namespace: str
+) -> None:
     origin = RevalidatedPage(lambda n: {"set-cookie": f"session=secret-of-request-{n}"})
-    async with client_for(HttpCache(origin, set_cookie=set_cookie)) as client:  # type: ignore[arg-type]
+    cache = HttpCache(origin, namespace=namespace, set_cookie=set_cookie)  # type: ignore[arg-type]
+    async with client_for(cache) as client:
         await client.get("/page")  # stored, stale
         revalidating = await client.get("/page")  # the cache revalidates: 304 + Set-Cookie
         assert revalidating.text == "shared page"
@@ -172,10 +184,14 @@ async def test_set_cookie_on_304_is_merged_only_when_the_cache_stores_cookies() 
 # -- item 3: a 304 that says private or no-store ends the sharing ---------------------------
 
 
-@pytest.mark.parametrize("cc", ["private, max-age=60", "no-store", "max-age=60, no-store"])
-async def test_attack_private_or_no_store_304_stops_serving_the_entry_to_others(cc: str) -> None:
+@pytest.mark.parametrize(
+    "cc", ["private, max-age=60", "s-maxage=60, private", "max-age=60, no-store"]
+)
+async def test_attack_private_or_no_store_304_stops_serving_the_entry_to_others(
+    cc: str, namespace: str
+) -> None:
     origin = RevalidatedPage(lambda n: {"cache-control": cc, "x-user": f"user-{n}"})
-    async with client_for(HttpCache(origin)) as client:
+    async with client_for(HttpCache(origin, namespace=namespace)) as client:
         await client.get("/page")
         revalidating = await client.get("/page")
         assert revalidating.headers["x-user"] == "user-2"
