@@ -22,7 +22,7 @@ ROUTING_ATTACKS = {
     "x-forwarded-host": "evil-{t}.example",
     "x-forwarded-scheme": "evil-{t}",
     "x-forwarded-proto": "evil-{t}",
-    "x-forwarded-port": "1{t}",
+    "x-forwarded-port": "evil-{t}",
     "x-forwarded-prefix": "/evil-{t}",
     "x-forwarded-server": "evil-{t}.example",
     "x-host": "evil-{t}.example",
@@ -46,7 +46,7 @@ def test_attack_unkeyed_routing_header_poisons_page(
     victim = server.get(page)
     assert victim.status_code == 200
     assert victim.json()[header] is None
-    assert_not_leaked(victim, token if header == "x-forwarded-port" else f"evil-{token}")
+    assert_not_leaked(victim, f"evil-{token}")
 
 
 @pytest.mark.parametrize("server", CROSS, ids=combo_id, indirect=True)
