@@ -20,6 +20,7 @@ from cachette.exceptions import CachetteValueError
 from cachette.http.entry import Entry
 from cachette.http.exchange import Exchange, body_etag
 from cachette.http.freshness import Decision, RequestDirectives, decide, stale_if_error_allows
+from cachette.http.health import Budget, current_budget
 from cachette.http.invalidate import invalidate_namespace, invalidate_path, invalidate_url
 from cachette.http.keys import (
     ROUTING_FIELDS,
@@ -158,6 +159,13 @@ class HttpCache:
         """Removes every stored response of this cache's namespace."""
         return await invalidate_namespace(self.namespace)
 
+    def stats(self) -> dict[str, int]:
+        """What this cache did because of its backend: ``backend_errors``,
+        ``backend_timeouts``, ``budget_skips`` (calls not waited for, their request having
+        waited its share), ``breaker_opens``, ``breaker_skips`` (requests sent straight to
+        the app while the breaker was open), ``warnings_logged``, ``warnings_suppressed``."""
+        return self.store.counters.as_dict()
+
     # -- ASGI ------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,15 +177,35 @@ class HttpCache:
             await send_status(send, 400)
             return
         method = scope["method"]
-        if method == "GET" or method == "HEAD":
-            if screened.body or (screened.routed and self.routing_headers == "bypass"):
-                await self.app(scope, receive, send)  # a body, or a field the key leaves out
-            else:
-                await self._cached(scope, receive, send, method, screened)
-        elif method in _SAFE_METHODS:
+        cached = method == "GET" or method == "HEAD"
+        if cached and (screened.body or (screened.routed and self.routing_headers == "bypass")):
+            await self.app(scope, receive, send)  # a body, or a field the key leaves out
+            return
+        if not cached and method in _SAFE_METHODS:
             await self.app(scope, receive, send)
-        else:
-            await self._unsafe(scope, receive, send, screened)
+            return
+        store = self.store
+        budget = store.budget()  # one bound on this request's waits for the backend
+        if not store.breaker.allow(store.timeout()):  # the backend keeps timing out
+            if cached:
+                store.counters.breaker_skips += 1
+                await self.app(scope, receive, send)
+                return
+            budget = Budget(store.timeout(), 0.0)  # invalidations are sent, not waited for
+        if budget is None:
+            if cached:
+                await self._cached(scope, receive, send, method, screened)
+            else:
+                await self._unsafe(scope, receive, send, screened)
+            return
+        budget_token = current_budget().set(budget)
+        try:
+            if cached:
+                await self._cached(scope, receive, send, method, screened)
+            else:
+                await self._unsafe(scope, receive, send, screened)
+        finally:
+            current_budget().reset(budget_token)
 
     def _key(self, path: str, scheme: str, host: str, query: str) -> str:
         return primary_key(self.namespace, path, scheme, host if self.key_host else "", query)
@@ -355,6 +383,7 @@ class HttpCache:
         task.add_done_callback(self._background.discard)
 
     async def _revalidate(self, scope: Scope, key: str, flight_key: str, entry: Entry) -> None:
+        current_budget().set(self.store.budget())  # its own, not the request's that started it
         finished = asyncio.Event()
         requested = False
 

@@ -10,9 +10,11 @@ varying fields>``; invalidating the key orphans every variant at once (they expi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Awaitable
 from typing import Final, TypeVar
 from urllib.parse import quote
@@ -20,6 +22,16 @@ from urllib.parse import quote
 import cachette.core as _core_module
 from cachette.backends import Backend
 from cachette.http.entry import Entry, VaryIndex, decode_record, encode_entry, encode_vary_index
+from cachette.http.health import (
+    BREAKER_COOLDOWN,
+    Breaker,
+    Budget,
+    HealthCounters,
+    RateLimitedLog,
+    current_budget,
+    discard,
+    needs_cut,
+)
 
 __all__ = [
     "ResponseStore",
@@ -149,19 +161,70 @@ class ResponseStore:
         # carries any of them (see cachette.http.keys.ROUTING_FIELDS).
         self.routing_names = frozenset(routing_fields)
         self._routing_bytes = frozenset(n.encode("latin-1") for n in routing_fields)
+        self.counters = HealthCounters()
+        self.breaker = Breaker(self.counters)
+        self.log = RateLimitedLog(log, self.counters)
 
     @staticmethod
     def backend() -> Backend:
         return _core_module._runtime.start()
 
+    @staticmethod
+    def timeout() -> float:
+        """The backend's per-call timeout (the ``timeout`` setting of ``load_config``)."""
+        return float(_core_module._runtime.config.timeout)
+
+    def budget(self) -> Budget | None:
+        """A new request's wait budget; None with a local store (it never waits)."""
+        if _core_module._runtime.store is not None:
+            return None
+        return Budget(self.timeout())
+
     async def _guard(self, pending: Awaitable[T], fallback: T, what: str) -> T:
-        try:
-            return await pending
-        except Exception as exc:
-            if not self.fail_open:
-                raise
-            log.warning("http cache: %s failed (%s: %s)", what, type(exc).__name__, exc)
+        budget = current_budget().get() if self.fail_open else None
+        if budget is None:
+            try:
+                return await pending
+            except Exception as exc:
+                if not self.fail_open:
+                    raise
+                self._failed(what, exc, isinstance(exc, TimeoutError), self.timeout())
+                return fallback
+        if budget.left <= 0:  # this request has waited its share: the call is not awaited
+            discard(pending)
+            self.counters.budget_skips += 1
             return fallback
+        started = time.monotonic()
+        try:
+            if needs_cut(budget):
+                result = await asyncio.wait_for(pending, budget.left)
+            else:  # the call's own timeout keeps the total within the budget and its slack
+                result = await pending
+        except Exception as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            budget.left = 0.0 if timed_out else budget.left - (time.monotonic() - started)
+            self._failed(what, exc, timed_out, budget.timeout)
+            return fallback
+        budget.left -= time.monotonic() - started
+        breaker = self.breaker
+        if breaker.failures or breaker.open_until:
+            breaker.succeeded()
+        return result
+
+    def _failed(self, what: str, exc: Exception, timed_out: bool, timeout: float) -> None:
+        counters = self.counters
+        counters.backend_errors += 1
+        if timed_out:
+            counters.backend_timeouts += 1
+            if self.breaker.timed_out(timeout):
+                self.log.warning(
+                    "breaker",
+                    "http cache: %d backend timeouts in a row; requests skip the cache for "
+                    "%.1f s, then one request probes the backend",
+                    self.breaker.failures,
+                    max(BREAKER_COOLDOWN, 2 * timeout),
+                )
+        self.log.warning(what, "http cache: %s failed (%s: %s)", what, type(exc).__name__, exc)
 
     async def _read(self, key: str) -> Entry | VaryIndex | None:
         rt = _core_module._runtime
@@ -172,7 +235,7 @@ class ResponseStore:
             except Exception as exc:
                 if not self.fail_open:
                     raise
-                log.warning("http cache: read failed (%s: %s)", type(exc).__name__, exc)
+                self._failed("read", exc, False, 0.0)
                 return None
         else:
             raw = await self._guard(rt.start().fetch(key), None, "read")
@@ -244,7 +307,7 @@ class ResponseStore:
             except Exception as exc:
                 if not self.fail_open:
                     raise
-                log.warning("http cache: read failed (%s: %s)", type(exc).__name__, exc)
+                self._failed("read", exc, False, 0.0)
                 return None
         found: list[bytes | None] | None = await self._guard(
             self.backend().fetch_many(keys), None, "read"

@@ -5,10 +5,15 @@ a real ASGI app through ``HttpCache`` with httpx, on the in-memory store and on 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
+import signal
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -424,3 +429,105 @@ async def test_attack_background_revalidation_that_began_before_a_write_never_st
         assert not reader._background
         assert (await one.get("/item")).text == "new"
         await reader.invalidate_all()
+
+
+# -- item 12: a hung backend ----------------------------------------------------------------
+
+HUNG_TIMEOUT = 0.5  # the backend timeout these tests configure
+
+
+@pytest.fixture
+def hung_redis() -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of this test's own on CACHETTE_PORT_BASE+5, to be SIGSTOPped; always
+    resumed and stopped afterwards."""
+    port = int(os.environ.get("CACHETTE_PORT_BASE", "17500")) + 5
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        Cachette.load_config(
+            lambda: [
+                ("backend", "redis"),
+                ("redis_url", f"redis://127.0.0.1:{port}/0"),
+                ("timeout", HUNG_TIMEOUT),
+            ]
+        )
+        yield server
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.terminate()
+        server.wait(10)
+
+
+async def test_hung_backend_costs_a_request_one_timeout_then_the_breaker_skips_it(
+    hung_redis: subprocess.Popen[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = App(lambda request: _answer(f"fresh {request.url.path}"))
+    cache = HttpCache(app, namespace=f"t{uuid.uuid4().hex}")
+    async with client_for(cache) as client:
+        assert (await client.get("/stored")).text == "fresh /stored"
+        assert (await client.get("/stored")).text == "fresh /stored"
+        assert app.calls == 1
+        hung_redis.send_signal(signal.SIGSTOP)
+        caplog.set_level(logging.WARNING, logger="cachette.http")
+        latencies = []
+        for path in ("/stored", "/new", "/stored"):  # a hit and misses, each many calls
+            began = time.monotonic()
+            assert (await client.get(path)).text == f"fresh {path}"
+            latencies.append(time.monotonic() - began)
+        # at most about one timeout each (the lookup's; the engine may fail later calls on a
+        # stalled connection sooner); every later call of the request (lock, generations,
+        # store, lock release) was not waited for: it used to take two timeouts or more
+        assert latencies[0] >= 0.8 * HUNG_TIMEOUT, latencies
+        assert all(t < 1.5 * HUNG_TIMEOUT for t in latencies), latencies
+        stats = cache.stats()
+        assert stats["backend_timeouts"] == 3 and stats["breaker_opens"] == 1, stats
+        assert stats["budget_skips"] >= 3, stats
+        began = time.monotonic()
+        for _ in range(20):  # open: straight to the app
+            assert (await client.get("/stored")).text == "fresh /stored"
+        assert time.monotonic() - began < HUNG_TIMEOUT
+        assert cache.stats()["breaker_skips"] == 20
+        warnings = [r for r in caplog.records if r.name == "cachette.http"]
+        assert len(warnings) <= 3, [r.getMessage() for r in warnings]  # read, lock, breaker
+        assert stats["warnings_suppressed"] >= 1
+        hung_redis.send_signal(signal.SIGCONT)
+        await asyncio.sleep(max(1.0, 2 * HUNG_TIMEOUT) + 0.1)
+        errors = cache.stats()["backend_errors"]
+        # the probe closes the breaker (a miss: what the hung requests sent, their removals
+        # included, reached the server when it resumed); the cache then serves as before
+        assert (await client.get("/stored")).text == "fresh /stored"
+        assert not cache.store.breaker.open_until
+        calls = app.calls
+        for _ in range(2):
+            assert (await client.get("/again")).text == "fresh /again"
+        assert app.calls == calls + 1
+        assert cache.stats()["backend_errors"] == errors
+        await cache.invalidate_all()
+
+
+async def _answer(body: str) -> Response:
+    return reply(body, cache_control="max-age=60")
