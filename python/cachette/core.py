@@ -206,7 +206,7 @@ class Cachette:
         """Counters of this process's backend: hits, misses, evictions, expirations, entries,
         bytes and capacity for the local stores (see docs/configuration.md); and of its
         stampede protection: coalesced_waits, lock_waits, lock_timeouts, early_refreshes,
-        stale_serves (see docs/stampede.md)."""
+        stale_serves, store_failures (see docs/stampede.md)."""
         return {**_runtime.start().stats(), **stampede.stats()}
 
     # -- operations ----------------------------------------------------------------------
@@ -380,7 +380,9 @@ class Cachette:
           finds it stale recomputes and, if the factory raises, gets the stale value.
 
         A factory that raises propagates to every caller waiting on it and stores nothing;
-        a result of None is returned but not stored.
+        a result of None is returned but not stored. A store that refuses the write (full)
+        or fails it does not lose the value: it is returned, and the failure counted
+        (``store_failures``) and logged at most once a minute.
         """
         _check_key(key)
         rt = _runtime

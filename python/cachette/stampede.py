@@ -29,12 +29,13 @@ import functools
 import inspect
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from cachette._core import DEFAULT_LOCK_TIMEOUT
-from cachette.exceptions import CachetteValueError
+from cachette.exceptions import CachetteError, CachetteValueError, CodecError
 from cachette.memo_keys import ArgumentKeys
 from cachette.validation import MAX_TTL, seconds, ttl_ms
 
@@ -68,6 +69,7 @@ class _Counters:
         "lock_timeouts",
         "lock_waits",
         "stale_serves",
+        "store_failures",
     )
 
     def __init__(self) -> None:
@@ -76,6 +78,7 @@ class _Counters:
         self.lock_timeouts = 0  # ... and gave up after lock_timeout and computed themselves
         self.early_refreshes = 0  # background refreshes started near the end of freshness
         self.stale_serves = 0  # stale values returned because a recomputation raised
+        self.store_failures = 0  # computed values returned but not stored: the store failed
 
 
 _counters = _Counters()
@@ -90,7 +93,36 @@ def stats() -> dict[str, int]:
         "lock_timeouts": c.lock_timeouts,
         "early_refreshes": c.early_refreshes,
         "stale_serves": c.stale_serves,
+        "store_failures": c.store_failures,
     }
+
+
+#: At most one warning per this many seconds for values that could not be stored.
+STORE_FAILURE_LOG_INTERVAL = 60.0
+_last_store_failure_log = -STORE_FAILURE_LOG_INTERVAL
+_store_failures_unlogged = 0
+
+
+def _report_store_failure(key: str, error: BaseException, what: str) -> None:
+    """Counts a write the store refused or failed (``store_failures``) and logs it, at most
+    once per STORE_FAILURE_LOG_INTERVAL: a full store refuses every write, and a log line
+    per request would bury everything else."""
+    global _last_store_failure_log, _store_failures_unlogged
+    _counters.store_failures += 1
+    now = time.monotonic()
+    if now - _last_store_failure_log < STORE_FAILURE_LOG_INTERVAL:
+        _store_failures_unlogged += 1
+        return
+    more = _store_failures_unlogged
+    _last_store_failure_log, _store_failures_unlogged = now, 0
+    _log.warning(
+        "could not %s %r; the computed value is returned, not stored (%s: %s)%s",
+        what,
+        key,
+        type(error).__name__,
+        error,
+        f"; {more} more such failures since the last warning" if more else "",
+    )
 
 
 class Policy:
@@ -284,11 +316,21 @@ async def _compute(
     try:
         value = await factory()
         if value is not None:
-            await _store(rt, key, value, int(policy.ttl * 1000) + policy.stale_ms)
+            try:
+                await _store(rt, key, value, int(policy.ttl * 1000) + policy.stale_ms)
+            except CodecError:
+                raise  # the value itself cannot be stored: the caller must see it
+            except CachetteError as error:
+                # The store refused the write (full, value too large) or failed: the value
+                # is computed, so the caller gets it; the failure is counted and logged.
+                _report_store_failure(key, error, "store the value of")
         return value
     finally:
         if owned:
-            await guard(backend.clear_if_equal(lock_key, token), False)
+            try:
+                await guard(backend.clear_if_equal(lock_key, token), False)
+            except CachetteError as error:  # the lock then expires after lock_ttl
+                _report_store_failure(key, error, "release the lock of")
 
 
 async def _store(rt: _Runtime, key: str, value: Any, ttl_ms: int) -> None:
@@ -330,7 +372,22 @@ async def _take_lock(
                 return (found,)
         return True
 
-    if await guard(backend.add(lock_key, token, ttl_ms), True):
+    async def take() -> bool | None:
+        """True once the lock is ours, False while another holds it, None when the store
+        refuses to write it (full, read-only): then the caller computes without it."""
+        try:
+            taken: bool = await guard(backend.add(lock_key, token, ttl_ms), True)
+        except CachetteValueError:
+            raise
+        except CachetteError as error:
+            _report_store_failure(lock_key[len(LOCK_PREFIX) :], error, "take the lock of")
+            return None
+        return taken
+
+    taken = await take()
+    if taken is None:
+        return False
+    if taken:
         return await recheck() if recheck_at_once else True
     _counters.lock_waits += 1
     loop = asyncio.get_running_loop()
@@ -347,7 +404,10 @@ async def _take_lock(
             found = await poll()
             if found is not _MISSING:
                 return (found,)
-        if await guard(backend.add(lock_key, token, ttl_ms), True):
+        taken = await take()
+        if taken is None:
+            return False
+        if taken:
             return await recheck()
 
 
