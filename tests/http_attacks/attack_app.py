@@ -11,7 +11,8 @@ around it:
   servers and adapters without it do.
 
 ``/__stats`` answers outside the caches with ``Cachette.stats()``, so a test can count the
-entries a scenario left in the in-memory store.
+entries a scenario left in the in-memory store; ``/__reads/<t>`` with the number of reads
+the race routes have begun.
 
 Environment: ``ATTACK_REDIS_URL`` (empty: the in-memory backend), ``ATTACK_BACKEND_TIMEOUT``
 (seconds; the backend's operation timeout, for the hung-backend scenario).
@@ -299,8 +300,10 @@ async def lang(request: Request, t: str, delay: float = 0.0) -> Response:
 
 @api.get("/race/{t}")
 async def race_get(t: str) -> Response:
-    """Reads the value, then takes 0.6 s to render it (a slow query)."""
+    """Reads the value, then takes 0.6 s to render it (a slow query). ``/__reads/<t>``
+    counts the reads, so a test knows when one has begun."""
     value = state.get(t, "old")
+    calls["read" + t] += 1
     await asyncio.sleep(0.6)
     return PlainTextResponse(value, headers={"cache-control": "public, max-age=60"})
 
@@ -308,6 +311,7 @@ async def race_get(t: str) -> Response:
 @api.get("/race-swr/{t}")
 async def race_swr_get(t: str) -> Response:
     value = state.get(t, "old")
+    calls["read" + t] += 1
     await asyncio.sleep(0.6)
     return PlainTextResponse(
         value, headers={"cache-control": "public, max-age=1, stale-while-revalidate=60"}
@@ -360,6 +364,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+            return
+        if path.startswith("/__reads/"):
+            count = calls["read" + path.rpartition("/")[2]]
+            await PlainTextResponse(str(count))(scope, receive, send)
             return
         if path.startswith("/appttl"):
             await app_ttl_cache(scope, receive, send)

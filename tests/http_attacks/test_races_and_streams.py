@@ -13,6 +13,14 @@ import pytest
 from attack_harness import CROSS, PARSERS, Server, combo_id
 
 
+async def reads_begun(client: httpx.AsyncClient, server: Server, token: str, count: int) -> None:
+    """Waits until the app has begun ``count`` reads of the race page (at most 5 s)."""
+    deadline = time.monotonic() + 5.0
+    while (await client.get(server.url(f"/__reads/{token}"))).text != str(count):
+        assert time.monotonic() < deadline, f"the app did not begin read {count}"
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize("server", CROSS, ids=combo_id, indirect=True)
 async def test_attack_read_racing_a_write_stores_old_content(server: Server, token: str) -> None:
     """A GET that began before a POST changed the page (and invalidated it) finishes after
@@ -21,7 +29,7 @@ async def test_attack_read_racing_a_write_stores_old_content(server: Server, tok
     page = server.url(f"/race/{token}")
     async with httpx.AsyncClient(timeout=15.0) as client:
         early = asyncio.create_task(client.get(page))  # reads "old", answers 0.6 s later
-        await asyncio.sleep(0.2)
+        await reads_begun(client, server, token, 1)
         written = await client.post(page, content=b"new")
         assert written.status_code == 200
         during = asyncio.create_task(client.get(page))  # starts while the early GET runs
@@ -43,7 +51,7 @@ async def test_attack_background_refresh_racing_a_write_stores_old_content(
         await asyncio.sleep(1.2)
         stale = await client.get(page)  # served stale, starts the refresh (reads "old")
         assert stale.text == "old"
-        await asyncio.sleep(0.15)
+        await reads_begun(client, server, token, 2)
         assert (await client.post(page, content=b"new")).status_code == 200
         first = await client.get(page)
         await asyncio.sleep(0.8)  # the refresh has finished by now
