@@ -11,7 +11,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export SERVICES_DIR="${CACHETTE_SERVICES_DIR:-$ROOT/.services}"
 export SERVICES_ENV="$SERVICES_DIR/env"
 export ROOT
-# Private port range; override with CACHETTE_PORT_BASE when two runs share a machine.
+# Private port range; override with CACHETTE_PORT_BASE when two runs share a machine. One run
+# uses PORT_BASE+0 .. PORT_BASE+119 (the Redis cluster and Sentinel sit at +100..+119), so two
+# concurrent runs need bases at least 120 apart.
 export PORT_BASE="${CACHETTE_PORT_BASE:-17300}"
 
 action="${1:-}"
