@@ -1,6 +1,6 @@
 """BlackSheep with the default in-memory backend: ``add_scoped(Cachette)`` builds one per
-request once ``cachette.asgi.blacksheep.setup(app)`` has told rodi how to fill its ``request``
-parameter (with the current request's Cache-Control header).
+request (as in 0.1.x); ``cachette.asgi.blacksheep.setup(app)`` makes it honour the request's
+Cache-Control header.
 
 Run it with `uvicorn blacksheep_inmemory:app` from this folder, then:
   curl -X POST localhost:8000/ -H 'content-type: application/json' -d '{"key":"a","value":"b"}'

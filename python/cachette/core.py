@@ -6,6 +6,7 @@ shared by every instance in the process and created once, lazily, by ``_Runtime`
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import threading
@@ -177,6 +178,27 @@ class Cachette:
                 self._no_write = no_store
                 self._max_age = max_age
                 self._plain_read = not self._no_read and max_age is None
+
+    # How dependency injection sees this class (docs/frameworks.md). FastAPI, Starlette and
+    # Litestar read inspect.signature(Cachette): one optional ``request``, typed with
+    # Starlette's Request, which they inject. rodi (BlackSheep's container) reads
+    # ``__init__`` instead and refuses any parameter it has no service for: it is shown an
+    # ``__init__`` of no parameter (as 0.1.x's was), so ``add_scoped(Cachette)`` works with
+    # no setup and builds ``Cachette()``; ``cachette.asgi.blacksheep.setup(app)`` adds the
+    # request's Cache-Control.
+    __signature__ = inspect.Signature(
+        [
+            inspect.Parameter(
+                "request",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=None,
+                annotation=inspect.Parameter.empty if Request is None else Request,
+            )
+        ]
+    )
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    )
 
     # -- configuration -------------------------------------------------------------------
 

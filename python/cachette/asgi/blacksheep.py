@@ -1,9 +1,10 @@
-"""BlackSheep: lets rodi build ``Cachette`` with ``app.services.add_scoped(Cachette)``.
+"""BlackSheep: ``app.services.add_scoped(Cachette)`` builds one per request, as in 0.1.x.
 
-``Cachette.__init__`` takes ``request: starlette.requests.Request = None`` so that FastAPI
-injects the request; rodi, BlackSheep's container, tries to resolve that annotation and fails
-because no such service exists. ``setup(app)`` registers one: a scoped service that carries
-the current BlackSheep request's ``Cache-Control`` header, so the header is honoured as it is
+rodi, BlackSheep's container, builds a class from its ``__init__`` and refuses any parameter
+it has no service for. ``Cachette`` shows it an ``__init__`` of no parameter (FastAPI and
+Litestar read the class's own signature, with its ``request``), so a 0.1.x app works
+unchanged: ``add_scoped(Cachette)``, no other call. Such a ``Cachette`` does not see the
+request; ``setup(app)`` adds that, so the request's ``Cache-Control`` is honoured as it is
 under FastAPI::
 
     from blacksheep import Application
@@ -11,17 +12,20 @@ under FastAPI::
     from cachette.asgi.blacksheep import setup
 
     app = Application()
-    setup(app)
+    setup(app)                       # optional: honour Cache-Control
     app.services.add_scoped(Cachette)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, get_type_hints
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from blacksheep.messages import Request as BlackSheepRequest
-from blacksheep.server.di import register_http_context
-from rodi import ActivationScope, Container
+from blacksheep.messages import Response
+from blacksheep.middlewares import MiddlewareCategory
+from blacksheep.server.di import di_scope_middleware, register_http_context
+from rodi import Container
 
 from cachette.core import Cachette
 
@@ -29,6 +33,10 @@ if TYPE_CHECKING:
     from blacksheep import Application
 
 __all__ = ["RequestHeaders", "setup"]
+
+#: di_scope_middleware (which ``register_http_context`` installs) runs at INIT, -50: this one
+#: runs right inside it, in the request's scope.
+_PRIORITY = -49
 
 
 class RequestHeaders:
@@ -42,24 +50,27 @@ class RequestHeaders:
         )
 
 
-def _request_headers(context: ActivationScope) -> RequestHeaders:
-    scoped = context.scoped_services or {}
-    request = scoped.get("__request__")  # set by BlackSheep's di_scope_middleware
-    if not isinstance(
-        request, BlackSheepRequest
-    ):  # resolved outside a request (e.g. at startup): no directives
-        return RequestHeaders(None)
+async def _cachette_for_request(
+    request: BlackSheepRequest, handler: Callable[[BlackSheepRequest], Awaitable[Response]]
+) -> Response:
+    """Puts a ``Cachette`` carrying the request's Cache-Control in the request's DI scope,
+    where rodi's scoped provider finds it instead of building a plain one."""
     value = request.get_first_header(b"cache-control")
-    return RequestHeaders(None if value is None else value.decode("latin-1"))
+    if value is not None:
+        scope = getattr(request, "_di_scope", None)  # set by di_scope_middleware
+        if scope is not None:
+            headers = RequestHeaders(value.decode("latin-1"))
+            scope.scoped_services[Cachette] = Cachette(headers)  # type: ignore[arg-type]
+    return await handler(request)
 
 
 def setup(app: Application) -> None:
-    """Makes ``app.services.add_scoped(Cachette)`` resolvable, with Cache-Control honoured.
-    Call it once, before the application starts."""
-    services = app.services
-    if not isinstance(services, Container):
+    """Makes the ``Cachette`` that ``add_scoped(Cachette)`` gives a handler honour the
+    request's Cache-Control. Call it once, before the application starts, before or after
+    ``add_scoped``. Without it, ``add_scoped(Cachette)`` works all the same, ignoring the
+    header (as 0.1.x did)."""
+    if not isinstance(app.services, Container):
         raise TypeError("cachette.asgi.blacksheep.setup needs BlackSheep's default rodi container")
-    register_http_context(app)  # puts the current request in the DI scope
-    # the type rodi reads on Cachette.__init__ (starlette's Request; NoneType without starlette)
-    request_type = get_type_hints(Cachette.__init__)["request"]
-    services.add_scoped_by_factory(_request_headers, request_type)
+    if di_scope_middleware not in app.middlewares:
+        register_http_context(app)  # one DI scope per request, holding the request
+    app.middlewares.append(_cachette_for_request, MiddlewareCategory.INIT, _PRIORITY)
