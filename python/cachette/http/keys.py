@@ -40,6 +40,7 @@ ROUTING_FIELDS: Final = (
     "x-rewrite-url",
 )
 _ROUTING_BYTES = frozenset(n.encode() for n in ROUTING_FIELDS)
+_SCREENED = _ROUTING_BYTES | {b"host", b"content-length", b"transfer-encoding"}
 
 #: host [":" port] of RFC 9110 §7.2 (RFC 3986 §3.2.2): an IP literal or a reg-name.
 _VALID_HOST = re.compile(
@@ -70,6 +71,8 @@ def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
     host: bytes | None = None
     refused = routed = body = False
     for k, v in headers:
+        if k not in _SCREENED:  # most fields: one set lookup
+            continue
         if k == b"host":
             if host is not None:
                 refused = True
@@ -83,9 +86,20 @@ def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
             body = True
     if host is None:
         return Screened(None, refused, routed, body)
-    if not refused and _VALID_HOST.fullmatch(host) is None:
-        refused = True
-    return Screened(host.decode("latin-1"), refused, routed, body)
+    text = _valid_hosts.get(host)
+    if text is None:
+        text = host.decode("latin-1")
+        if _VALID_HOST.fullmatch(host) is None:
+            refused = True
+        elif not refused:
+            if len(_valid_hosts) >= 1024:  # (many names: start over rather than grow)
+                _valid_hosts.clear()
+            _valid_hosts[host] = text
+    return Screened(text, refused, routed, body)
+
+
+#: Host values found valid, and their text: a site sees few names, checked once each.
+_valid_hosts: dict[bytes, str] = {}
 
 
 def request_path(scope: Mapping[str, Any]) -> str:

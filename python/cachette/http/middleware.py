@@ -186,7 +186,8 @@ class HttpCache:
             return
         store = self.store
         budget = store.budget()  # one bound on this request's waits for the backend
-        if not store.breaker.allow(store.timeout()):  # the backend keeps timing out
+        breaker = store.breaker
+        if breaker.open_until and not breaker.allow(store.timeout()):  # it keeps timing out
             if cached:
                 store.counters.breaker_skips += 1
                 await self.app(scope, receive, send)
