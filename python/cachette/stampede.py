@@ -97,31 +97,46 @@ def stats() -> dict[str, int]:
     }
 
 
-#: At most one warning per this many seconds for values that could not be stored.
+#: At most one warning of each kind (see _STORE_FAILURE_MESSAGES) per this many seconds.
 STORE_FAILURE_LOG_INTERVAL = 60.0
-_last_store_failure_log = -STORE_FAILURE_LOG_INTERVAL
-_store_failures_unlogged = 0
+
+#: What a store failure cost, by the write that failed (see _report_store_failure).
+_STORE_FAILURE_MESSAGES = {
+    "value": "could not store the value of %r; it is returned, not stored",
+    "lock": "could not take the lock of %r; computing without it",
+    "release": "could not release the lock of %r; it expires after lock_ttl",
+}
+
+
+class _RateLimit:
+    __slots__ = ("last", "unlogged")
+
+    def __init__(self) -> None:
+        self.last = -STORE_FAILURE_LOG_INTERVAL  # monotonic time of the last warning
+        self.unlogged = 0  # failures counted since, not logged
+
+
+_store_failure_logs = {what: _RateLimit() for what in _STORE_FAILURE_MESSAGES}
 
 
 def _report_store_failure(key: str, error: BaseException, what: str) -> None:
     """Counts a write the store refused or failed (``store_failures``) and logs it, at most
-    once per STORE_FAILURE_LOG_INTERVAL: a full store refuses every write, and a log line
-    per request would bury everything else."""
-    global _last_store_failure_log, _store_failures_unlogged
+    once per STORE_FAILURE_LOG_INTERVAL for each kind of write: a full store refuses every
+    write, and a log line per request would bury everything else."""
     _counters.store_failures += 1
+    limit = _store_failure_logs[what]
     now = time.monotonic()
-    if now - _last_store_failure_log < STORE_FAILURE_LOG_INTERVAL:
-        _store_failures_unlogged += 1
+    if now - limit.last < STORE_FAILURE_LOG_INTERVAL:
+        limit.unlogged += 1
         return
-    more = _store_failures_unlogged
-    _last_store_failure_log, _store_failures_unlogged = now, 0
+    more = limit.unlogged
+    limit.last, limit.unlogged = now, 0
     _log.warning(
-        "could not %s %r; the computed value is returned, not stored (%s: %s)%s",
-        what,
+        _STORE_FAILURE_MESSAGES[what] + " (%s: %s)%s",
         key,
         type(error).__name__,
         error,
-        f"; {more} more such failures since the last warning" if more else "",
+        f"; {more} more since the last such warning" if more else "",
     )
 
 
@@ -323,14 +338,14 @@ async def _compute(
             except CachetteError as error:
                 # The store refused the write (full, value too large) or failed: the value
                 # is computed, so the caller gets it; the failure is counted and logged.
-                _report_store_failure(key, error, "store the value of")
+                _report_store_failure(key, error, "value")
         return value
     finally:
         if owned:
             try:
                 await guard(backend.clear_if_equal(lock_key, token), False)
             except CachetteError as error:  # the lock then expires after lock_ttl
-                _report_store_failure(key, error, "release the lock of")
+                _report_store_failure(key, error, "release")
 
 
 async def _store(rt: _Runtime, key: str, value: Any, ttl_ms: int) -> None:
@@ -380,7 +395,7 @@ async def _take_lock(
         except CachetteValueError:
             raise
         except CachetteError as error:
-            _report_store_failure(lock_key[len(LOCK_PREFIX) :], error, "take the lock of")
+            _report_store_failure(lock_key[len(LOCK_PREFIX) :], error, "lock")
             return None
         return taken
 

@@ -50,8 +50,8 @@ def full_redis() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def fresh_log_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     # each test starts as a process that has not warned yet
-    monkeypatch.setattr(stampede, "_last_store_failure_log", -stampede.STORE_FAILURE_LOG_INTERVAL)
-    monkeypatch.setattr(stampede, "_store_failures_unlogged", 0)
+    fresh = {what: stampede._RateLimit() for what in stampede._STORE_FAILURE_MESSAGES}
+    monkeypatch.setattr(stampede, "_store_failure_logs", fresh)
 
 
 async def fill(cache: Cachette) -> CachetteError:
