@@ -9,7 +9,9 @@ Scenarios, each against servers this script starts itself on private ports
 - file store: four writer processes sharing one store, one SIGKILLed every 0.2 s and
   restarted, twenty times;
 - redis start-up under threads: four threads, each with its own event loop, making their
-  first calls together on a freshly configured cache (no fault: any error fails the row).
+  first calls together on a freshly configured cache (no fault: any error fails the row);
+- a full redis (maxmemory, noeviction): get_or_set keeps returning computed values, counted
+  as refused writes, with no error; after flush() values are stored again.
 
 For each it reports errors by type, the longest any operation took (it must never exceed the
 configured ``timeout`` by more than a small scheduling slack: "hang"), the time from the
@@ -300,6 +302,81 @@ def startup_threads_round(out: Outcome, prefix: str, configured: float) -> None:
         t.join()
 
 
+async def full_redis_get_or_set_scenario(workdir: pathlib.Path) -> Outcome:
+    """A Redis at maxmemory with noeviction refuses every write: get_or_set from TASKS tasks
+    must still return each computed value (unstored, counted in store_failures), with no
+    error. Recovery: from flush() to the first get_or_set whose value is stored again."""
+    out = Outcome(f"redis full (noeviction): get_or_set x{TASKS} tasks", limit=TIMEOUT + SLACK)
+    out.errors_fail = True
+    port = PORT_BASE + 2
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir), "--maxmemory", "4mb",
+         "--maxmemory-policy", "noeviction"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_port(port)
+        Cachette.load_config(
+            lambda: [("backend", "redis"), ("redis_url", f"redis://127.0.0.1:{port}/0"),
+                     ("timeout", TIMEOUT), ("ttl", 600)]
+        )  # fmt: skip
+        cache = Cachette()
+        for size in (32768, 1024, 32):  # until not even a small value fits
+            for i in range(100_000):
+                try:
+                    await cache.put(f"filler:{size}:{i}", "x" * size)
+                except Exception:
+                    break
+        failures_before = Cachette.stats()["store_failures"]
+        stop = asyncio.Event()
+
+        async def worker(n: int) -> None:
+            seq = 0
+            while not stop.is_set():
+                seq += 1
+                key, value = f"full:{n}:{seq}", f"{n}-{seq}"
+
+                async def compute(value: str = value) -> str:
+                    return value
+
+                start = time.monotonic()
+                try:
+                    if await cache.get_or_set(key, compute) != value:
+                        out.lost += 1
+                except Exception as e:  # counted by type: the point of the suite
+                    out.errors[type(e).__name__] += 1
+                out.max_latency = max(out.max_latency, time.monotonic() - start)
+                out.ops += 1
+                out.checked += 1
+
+        tasks = [asyncio.create_task(worker(n)) for n in range(TASKS)]
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+        refused = Cachette.stats()["store_failures"] - failures_before
+        out.scenario += f", {refused} writes refused and counted"
+        flushed = time.monotonic()
+        try:
+            await cache.flush()
+
+            async def again() -> str:
+                return "stored again"
+
+            while time.monotonic() - flushed < 5:
+                await cache.get_or_set("full:after-flush", again)
+                if await cache.fetch("full:after-flush") == "stored again":
+                    out.recovery = time.monotonic() - flushed
+                    break
+                await asyncio.sleep(0.01)
+        except Exception as e:
+            out.errors[f"after flush: {type(e).__name__}"] += 1
+    finally:
+        proc.kill()
+        proc.wait()
+    return out
+
+
 def table(outcomes: list[Outcome]) -> str:
     rows = [
         "| scenario | ops | errors by type | max latency | hang | recovery | lost writes "
@@ -337,6 +414,8 @@ async def main() -> int:
                 print(table(outcomes[-1:]).splitlines()[-1], flush=True)
             if server.kind == "redis":
                 outcomes.append(await asyncio.to_thread(startup_threads_scenario, server))
+                print(table(outcomes[-1:]).splitlines()[-1], flush=True)
+                outcomes.append(await full_redis_get_or_set_scenario(workdir))
                 print(table(outcomes[-1:]).splitlines()[-1], flush=True)
         if "file" in only:
             outcomes.append(await file_scenario(workdir))
