@@ -40,6 +40,9 @@ ROUTING_FIELDS: Final = (
     "x-rewrite-url",
 )
 _ROUTING_BYTES = frozenset(n.encode() for n in ROUTING_FIELDS)
+#: Fields that make an app treat a GET as another method (a GET that deletes must
+#: invalidate like a DELETE, and must not be stored).
+_METHOD_OVERRIDES = frozenset({b"x-http-method", b"x-http-method-override", b"x-method-override"})
 _SCREENED = _ROUTING_BYTES | {b"host", b"content-length", b"transfer-encoding"}
 
 #: host [":" port] of RFC 9110 §7.2 (RFC 3986 §3.2.2): an IP literal or a reg-name.
@@ -50,15 +53,19 @@ _VALID_HOST = re.compile(
 
 class Screened:
     """One request's screening: ``host`` is None when no Host field came (the server's
-    address stands in, as frameworks do); ``refused`` when the cache must answer 400."""
+    address stands in, as frameworks do); ``refused`` when the cache must answer 400;
+    ``unsafe`` when a method-override field names a method other than GET or HEAD."""
 
-    __slots__ = ("body", "host", "refused", "routed")
+    __slots__ = ("body", "host", "refused", "routed", "unsafe")
 
-    def __init__(self, host: str | None, refused: bool, routed: bool, body: bool) -> None:
+    def __init__(
+        self, host: str | None, refused: bool, routed: bool, body: bool, unsafe: bool
+    ) -> None:
         self.host = host
         self.refused = refused
         self.routed = routed
         self.body = body
+        self.unsafe = unsafe
 
 
 def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
@@ -69,7 +76,7 @@ def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
     must never see two different hosts. A body is announced by ``Transfer-Encoding`` or a
     ``Content-Length`` other than 0."""
     host: bytes | None = None
-    refused = routed = body = False
+    refused = routed = body = unsafe = False
     for k, v in headers:
         if k not in _SCREENED:  # most fields: one set lookup
             continue
@@ -79,13 +86,15 @@ def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
             host = v
         elif k in _ROUTING_BYTES:
             routed = True
+            if k in _METHOD_OVERRIDES and v.strip().upper() not in (b"GET", b"HEAD"):
+                unsafe = True
         elif k == b"content-length":
             if v.strip() != b"0":
                 body = True
         elif k == b"transfer-encoding":
             body = True
     if host is None:
-        return Screened(None, refused, routed, body)
+        return Screened(None, refused, routed, body, unsafe)
     text = _valid_hosts.get(host)
     if text is None:
         text = host.decode("latin-1")
@@ -95,7 +104,7 @@ def screen(headers: list[tuple[bytes, bytes]]) -> Screened:
             if len(_valid_hosts) >= 1024:  # (many names: start over rather than grow)
                 _valid_hosts.clear()
             _valid_hosts[host] = text
-    return Screened(text, refused, routed, body)
+    return Screened(text, refused, routed, body, unsafe)
 
 
 #: Host values found valid, and their text: a site sees few names, checked once each.

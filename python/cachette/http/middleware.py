@@ -48,6 +48,28 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 log = logging.getLogger("cachette.http")
 
 
+async def _peek_body(receive: Receive) -> tuple[Receive, bool]:
+    """Reads the request's first messages, up to one with body bytes or the last: whether
+    there is a body, and a ``receive`` that gives those messages again before the rest."""
+    held: list[Message] = []
+    has_body = False
+    while True:
+        message = await receive()
+        held.append(message)
+        if message.get("type") != "http.request" or message.get("body"):
+            has_body = message.get("type") == "http.request"
+            break
+        if not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        if held:
+            return held.pop(0)
+        return await receive()
+
+    return replay, has_body
+
+
 class HttpCache:
     """Caches the responses of ``app`` by the rules of a shared HTTP cache.
 
@@ -178,11 +200,16 @@ class HttpCache:
             return
         method = scope["method"]
         cached = method == "GET" or method == "HEAD"
+        if cached and screened.unsafe and self.routing_headers != "ignore":
+            cached = False  # X-HTTP-Method-Override: DELETE: the app does a DELETE
+        elif not cached and method in _SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        elif cached and not screened.body and not scope["http_version"].startswith("1"):
+            # HTTP/2 and 3 need no Content-Length for a body: look at the first message
+            receive, screened.body = await _peek_body(receive)
         if cached and (screened.body or (screened.routed and self.routing_headers == "bypass")):
             await self.app(scope, receive, send)  # a body, or a field the key leaves out
-            return
-        if not cached and method in _SAFE_METHODS:
-            await self.app(scope, receive, send)
             return
         store = self.store
         budget = store.budget()  # one bound on this request's waits for the backend

@@ -152,7 +152,10 @@ async def reflect_routing(request: Request) -> Response:
     return reply(f"page for {sorted(seen.items())}", cache_control="max-age=60")
 
 
-@pytest.mark.parametrize("field", ROUTING_FIELDS)
+METHOD_OVERRIDES = ("x-http-method", "x-http-method-override", "x-method-override")
+
+
+@pytest.mark.parametrize("field", [f for f in ROUTING_FIELDS if f not in METHOD_OVERRIDES])
 async def test_attack_unkeyed_routing_header_does_not_poison_other_clients(
     make: Any, field: str
 ) -> None:
@@ -222,6 +225,53 @@ async def test_attack_fat_get_body_is_never_stored_nor_answered_from_another_bod
     assert other.text == "search results for 'another'"  # not the bodiless entry either
     assert (await client.get("/search")).text == "search results for ''"
     assert app.calls == 3  # the bodiless GET was stored once and reused
+
+
+def as_http2_without_framing(app: Any) -> Any:
+    """An HTTP/2 server: a body needs no Content-Length (the stream's end marks it)."""
+
+    async def call(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        await app({**scope, "http_version": "2", "headers": headers}, receive, send)
+
+    return call
+
+
+async def test_attack_fat_get_over_http2_without_content_length_is_not_stored(
+    backend: str,
+) -> None:
+    app = App(reflect_body)
+    cache = HttpCache(app, namespace=backend)
+    async with client_for(as_http2_without_framing(cache)) as client:
+        assert "evil" in (await client.request("GET", "/s", content=b"evil")).text
+        assert (await client.get("/s")).text == "search results for ''"
+        assert (await client.get("/s")).text == "search results for ''"
+        assert app.calls == 2
+        await cache.invalidate_all()
+
+
+@pytest.mark.parametrize("field", METHOD_OVERRIDES)
+async def test_attack_get_with_method_override_acts_as_that_method(make: Any, field: str) -> None:
+    """A GET the app runs as a DELETE (X-HTTP-Method-Override) invalidates the URL like a
+    DELETE, and its response is not stored; an override to GET is keyed like the rest."""
+    item = {"value": "old"}
+
+    async def respond(request: Request) -> Response:
+        override = request.headers.get(field, request.method).upper()
+        if override == "DELETE":
+            item["value"] = "deleted"
+            return reply("done", cache_control="max-age=60")
+        return reply(item["value"], cache_control="max-age=60")
+
+    app, client = make(respond)
+    assert (await client.get("/item")).text == "old"
+    assert (await client.get("/item")).text == "old"
+    deleting = {field: "DELETE"}
+    assert (await client.get("/item", headers=deleting)).text == "done"
+    assert (await client.get("/item")).text == "deleted"
+    assert (await client.get("/item", headers={field: "get"})).text == "deleted"
+    assert (await client.get("/item", headers=deleting)).text == "done"  # never from the cache
+    assert app.calls == 5
 
 
 # -- item 8: unambiguous keys ---------------------------------------------------------------
