@@ -205,7 +205,7 @@ class HttpCache:
         elif not cached and method in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        elif cached and not screened.body and not scope["http_version"].startswith("1"):
+        elif cached and not screened.body and scope.get("http_version", "1.1")[0] != "1":
             # HTTP/2 and 3 need no Content-Length for a body: look at the first message
             receive, screened.body = await _peek_body(receive)
         if cached and (screened.body or (screened.routed and self.routing_headers == "bypass")):
