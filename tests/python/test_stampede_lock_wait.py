@@ -40,7 +40,7 @@ async def main():
     while not os.path.exists(go):
         time.sleep(0.001)
     if ident != "0":
-        time.sleep(0.2)  # worker 0 takes the lock first
+        time.sleep(0.2)  # worker 0 usually takes the lock first (not relied upon)
     got = await Cachette().get_or_set(
         "cold", factory, lock_timeout=float(lock_timeout), lock_ttl=float(lock_ttl)
     )
@@ -82,23 +82,25 @@ def test_waiters_wait_for_a_slow_factory_while_its_lock_lives(tmp_path: Path) ->
         out, _ = worker.communicate(timeout=60)
         assert worker.returncode == 0
         outputs.append(out.strip())
-    assert sorted(p.name for p in runs.iterdir()) == ["0"]  # computed once, by the owner
-    assert outputs == ["0"] * 4
+    ran = sorted(p.name for p in runs.iterdir())
+    assert len(ran) == 1, f"the factory ran in {ran}"  # computed once, by the lock's owner
+    assert outputs == ran * 4  # every process got its value
 
 
 def test_a_dead_owners_lock_frees_after_lock_ttl_and_a_waiter_computes(tmp_path: Path) -> None:
     """Waiting while the lock is held is bounded: the owner is SIGKILLed mid-computation, its
     lock expires after lock_ttl, and a waiter computes then instead of waiting forever."""
     workers, runs = start_workers(tmp_path, 2, factory_s=30, lock_timeout=0.2, lock_ttl=1.5)
-    owner, waiter = workers
     deadline = time.monotonic() + 10
-    while not (runs / "0").exists():  # the owner holds the lock and runs its factory
+    while not any(runs.iterdir()):  # the owner holds the lock and runs its factory
         assert time.monotonic() < deadline
         time.sleep(0.005)
     locked = time.monotonic()
+    (owner_run,) = [p.name for p in runs.iterdir()]
+    owner, waiter = workers[int(owner_run)], workers[1 - int(owner_run)]
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    while not (runs / "1").exists():
+    while len(list(runs.iterdir())) < 2:
         assert time.monotonic() - locked < 6, "the waiter never computed"
         time.sleep(0.005)
     took = time.monotonic() - locked
@@ -106,4 +108,4 @@ def test_a_dead_owners_lock_frees_after_lock_ttl_and_a_waiter_computes(tmp_path:
     waiter.wait()
     # not at lock_timeout (0.2 s after it began to wait), but once the lock expired: 1.5 s
     # after the owner took it (plus up to one poll interval and process scheduling)
-    assert 1.3 < took < 3.0, took
+    assert 1.3 < took < 4.0, took
