@@ -2,12 +2,15 @@
 same endpoint: GET /item/{id} returning a ~1 KB JSON document built by the handler.
 
     uvicorn _http_cache_apps:plain | ours | cashews_app | fastapi_cache2_app
-Each cache reads its Redis address from BENCH_REDIS_URL.
+Each cache reads its Redis address from BENCH_REDIS_URL. `ours` reads its namespace from
+BENCH_NAMESPACE (two builds side by side keep apart on one Redis) and prints the file its
+`cachette` package came from, so that the bench can check which build a server runs.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,8 +40,11 @@ def _plain() -> FastAPI:
 
 
 def _ours() -> Any:
-    from cachette import Cachette
+    import cachette
+    from cachette import Cachette, _core
     from cachette.http import HttpCache, cache_response
+
+    print(f"BENCH cachette={cachette.__file__} core={_core.__file__}", file=sys.stderr, flush=True)
 
     Cachette.load_config(lambda: [("backend", "redis"), ("redis_url", REDIS_URL)])
     app = FastAPI()
@@ -48,7 +54,7 @@ def _ours() -> Any:
     async def item(item_id: int) -> dict[str, Any]:
         return document(item_id)
 
-    return HttpCache(app, namespace="bench")
+    return HttpCache(app, namespace=os.environ.get("BENCH_NAMESPACE", "bench"))
 
 
 def _cashews() -> FastAPI:
