@@ -146,6 +146,7 @@ class Server:
         self.base_url = f"http://{self.host}"
         self.log_path = pathlib.Path(log.name)
         self.ready = False
+        self.client: httpx.Client | None = None
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -169,7 +170,7 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 30.0) -> Server:
+    def wait_ready(self, timeout: float = 60.0) -> Server:
         if self.ready:
             return self
         deadline = time.monotonic() + timeout
@@ -186,6 +187,8 @@ class Server:
         pytest.fail(f"uvicorn ({self.parser}) did not start:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -199,11 +202,30 @@ class Server:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return httpx.get(self.url(path), headers=headers, timeout=15.0, **kw)
+    def get(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        cookies: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A GET on a connection of its own (the attacker's request may have made the
+        server close its connection); ``cookies`` are sent on this request only (the client
+        keeps no cookie jar between requests: each one is a different user)."""
+        sent = {"connection": "close", **(headers or {})}
+        if cookies:
+            sent["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        client = self._client()
+        client.cookies.clear()
+        try:
+            return client.get(path, headers=sent, params=params)
+        finally:
+            client.cookies.clear()
 
-    def post(self, path: str, content: bytes = b"", **kw: Any) -> httpx.Response:
-        return httpx.post(self.url(path), content=content, timeout=15.0, **kw)
+    def _client(self) -> httpx.Client:
+        if self.client is None:
+            self.client = httpx.Client(base_url=self.base_url, timeout=15.0, trust_env=False)
+        return self.client
 
     def raw(self, request: bytes, timeout: float = 10.0) -> RawResponse:
         """Sends ``request`` as it is and reads until the server closes."""
@@ -239,7 +261,7 @@ class Server:
         if self.backend == "redis":  # lock keys come and go with each request: not counted
             keys = redis_scan(redis_url(), f"*{token}*")
             return sum(1 for k in keys if b"cachette-lock" not in k)
-        return int(httpx.get(self.url("/__stats"), timeout=5.0).json()["entries"])
+        return int(self.get("/__stats").json()["entries"])
 
 
 class Servers:

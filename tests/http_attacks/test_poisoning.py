@@ -208,5 +208,5 @@ def test_attack_response_splitting_through_stored_header(
     page = f"/echo-header/{token}?v=a{separator}set-cookie%00sid=evil-{token}{separator}x"
     server.raw_get(page)
     victim = server.raw_get(page)
-    assert not any(f"evil-{token}" in v for v in victim.header_values("set-cookie"))
     assert_not_leaked(victim, f"sid=evil-{token}")
+    assert not any(f"evil-{token}" in v for v in victim.header_values("set-cookie"))
