@@ -20,24 +20,23 @@ and, if it raises, get the stale value instead until the entry expires.
 
 ``run_once`` offers the coalescing and the lock without the value storage, for callers that
 store and serve their results themselves: the HTTP response cache (``cachette.http``) runs on it.
+``memoize`` (``cachette.memo``, with the keys it builds) wraps a function in ``get_or_set``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import secrets
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from cachette._core import DEFAULT_LOCK_TIMEOUT
 from cachette.exceptions import CachetteError, CachetteValueError, CodecError
-from cachette.memo_keys import ArgumentKeys
-from cachette.validation import MAX_TTL, seconds, ttl_ms
+from cachette.memo import memoize  # the decorator lives with its keys; kept importable here
+from cachette.validation import MAX_TTL, seconds
 
 if TYPE_CHECKING:
     from cachette.backends import Backend
@@ -45,8 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCK_PREFIX", "Policy", "get_or_set", "memoize", "stats"]
 
+
 T = TypeVar("T")
-P = ParamSpec("P")
 
 #: Lock keys are ``LOCK_PREFIX + key``. The ASCII unit separator (0x1F) never appears in keys
 #: built from text, URLs or identifiers, and no namespace clear of a user namespace
@@ -509,66 +508,3 @@ async def run_once(
         if owned:
             assert backend is not None
             await guard(backend.clear_if_equal(lock_key, token), False)
-
-
-def memoize(
-    ttl: float | None = None,
-    *,
-    key: Callable[..., str] | None = None,
-    ignore: Iterable[str] = (),
-    namespace: str | None = None,
-    lock: bool = True,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    lock_ttl: float | None = None,
-    refresh_ahead: float | None = None,
-    stale_if_error: float | None = None,
-) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
-    """Memoizes an async function in the configured cache, with stampede protection.
-
-    The key is ``namespace + ":"`` and an exact encoding of the bound arguments (defaults
-    applied), the namespace defaulting to ``module.qualname``, so ``clear(namespace=...)``
-    forgets every result of one function (see ``cachette.memo_keys``). An argument that
-    cannot be keyed exactly (a default ``<X object at 0x...>`` repr, an address, an elided
-    repr) raises ``CachetteValueError`` naming it, at the call, before the function runs:
-    list it in ``ignore`` when it does not change the result (a database session, a
-    logger), or pass ``key``: a function of the same arguments returning the whole key.
-    The wrapper's ``key_for(*args, **kwargs)`` gives the key of a call, e.g. to clear it.
-    A result of None is returned but not stored.
-    """
-    if ttl is not None:
-        ttl_ms(ttl, 1)  # a bad ttl fails here, when the function is decorated
-    ignored = tuple(ignore)
-    if key is not None and ignored:
-        raise CachetteValueError("memoize takes key= or ignore=, not both")
-
-    def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"memoize needs an async function, not {fn!r}")
-        prefix = namespace or f"{fn.__module__}.{fn.__qualname__}"
-        keys = ArgumentKeys(fn, prefix, ignored)
-
-        def key_for(*args: Any, **kwargs: Any) -> str:
-            if key is not None:
-                return key(*args, **kwargs)
-            return keys.key(args, kwargs)
-
-        @functools.wraps(fn)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            from cachette.core import Cachette
-
-            result: T = await Cachette().get_or_set(
-                key_for(*args, **kwargs),
-                lambda: fn(*args, **kwargs),
-                ttl,
-                lock=lock,
-                lock_timeout=lock_timeout,
-                lock_ttl=lock_ttl,
-                refresh_ahead=refresh_ahead,
-                stale_if_error=stale_if_error,
-            )
-            return result
-
-        wrapper.key_for = key_for  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate

@@ -1,4 +1,4 @@
-"""The keys ``memoize`` stores results under: exact, or refused.
+"""``memoize``, and the keys it stores results under: exact, or refused.
 
 A memoized result may be served to any later caller whose arguments give the same key, in any
 process sharing the backend. So a key must be built from everything that determines the result
@@ -23,17 +23,23 @@ by its kind, which makes it injective: different argument lists give different t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
+from cachette._core import DEFAULT_LOCK_TIMEOUT
 from cachette.exceptions import CachetteValueError
+from cachette.validation import ttl_ms
 
-__all__ = ["ArgumentKeys"]
+__all__ = ["ArgumentKeys", "memoize"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 #: CPython's spelling of an object's address in a repr (``<function f at 0x7f...>``).
 _ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")
@@ -138,3 +144,66 @@ class ArgumentKeys:
 
 def _qualified(kind: type) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def memoize(
+    ttl: float | None = None,
+    *,
+    key: Callable[..., str] | None = None,
+    ignore: Iterable[str] = (),
+    namespace: str | None = None,
+    lock: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_ttl: float | None = None,
+    refresh_ahead: float | None = None,
+    stale_if_error: float | None = None,
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Memoizes an async function in the configured cache, with stampede protection.
+
+    The key is ``namespace + ":"`` and an exact encoding of the bound arguments (defaults
+    applied), the namespace defaulting to ``module.qualname``, so ``clear(namespace=...)``
+    forgets every result of one function (see ``ArgumentKeys``). An argument that
+    cannot be keyed exactly (a default ``<X object at 0x...>`` repr, an address, an elided
+    repr) raises ``CachetteValueError`` naming it, at the call, before the function runs:
+    list it in ``ignore`` when it does not change the result (a database session, a
+    logger), or pass ``key``: a function of the same arguments returning the whole key.
+    The wrapper's ``key_for(*args, **kwargs)`` gives the key of a call, e.g. to clear it.
+    A result of None is returned but not stored.
+    """
+    if ttl is not None:
+        ttl_ms(ttl, 1)  # a bad ttl fails here, when the function is decorated
+    ignored = tuple(ignore)
+    if key is not None and ignored:
+        raise CachetteValueError("memoize takes key= or ignore=, not both")
+
+    def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"memoize needs an async function, not {fn!r}")
+        prefix = namespace or f"{fn.__module__}.{fn.__qualname__}"
+        keys = ArgumentKeys(fn, prefix, ignored)
+
+        def key_for(*args: Any, **kwargs: Any) -> str:
+            if key is not None:
+                return key(*args, **kwargs)
+            return keys.key(args, kwargs)
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            from cachette.core import Cachette
+
+            result: T = await Cachette().get_or_set(
+                key_for(*args, **kwargs),
+                lambda: fn(*args, **kwargs),
+                ttl,
+                lock=lock,
+                lock_timeout=lock_timeout,
+                lock_ttl=lock_ttl,
+                refresh_ahead=refresh_ahead,
+                stale_if_error=stale_if_error,
+            )
+            return result
+
+        wrapper.key_for = key_for  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
