@@ -29,6 +29,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import StreamingResponse
 
 from cachette import Cachette
@@ -342,6 +343,21 @@ async def events(t: str, cc: str = "") -> Response:
 async def plain(t: str, i: int) -> Response:
     """A page with nothing that makes it storable."""
     return PlainTextResponse(f"plain {t} {i}")
+
+
+gz = FastAPI()
+
+
+@gz.get("/{t}")
+async def gz_page(t: str) -> Response:
+    """A public page compressed for clients that accept gzip (Starlette's GZipMiddleware,
+    which sends ``Vary: Accept-Encoding``)."""
+    return PlainTextResponse(
+        "compressible " * 100 + t, headers={"cache-control": "public, max-age=60"}
+    )
+
+
+api.mount("/gz", GZipMiddleware(gz, minimum_size=100))
 
 
 # -- the served application ------------------------------------------------------------------

@@ -3,6 +3,7 @@ every later visitor (issue 18, item 5; header oversize, meta characters, method 
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from attack_harness import CROSS, PARSERS, Server, combo_id
 
@@ -62,3 +63,19 @@ def test_attack_method_override_cpdos(server: Server, token: str, method: str) -
     assert attacker.status_code == 405
     victim = server.get(page)
     assert (victim.status_code, victim.text) == (200, f"item {token}")
+
+
+@pytest.mark.parametrize("server", CROSS, ids=combo_id, indirect=True)
+@pytest.mark.parametrize("method", ["POST", "DELETE", "PUT"])
+def test_attack_rejected_unsafe_request_evicts_page(
+    server: Server, token: str, method: str
+) -> None:
+    """An unsafe request the app refuses (405) invalidates nothing: an attacker cannot empty
+    the cache of a page by sending it requests that fail."""
+    page = f"/lang/{token}"
+    first = server.get(page, headers={"accept-language": "fr"})
+    assert first.text == f"{token} in fr #1"
+    refused = httpx.request(method, server.url(page), timeout=15.0)
+    assert refused.status_code == 405
+    again = server.get(page, headers={"accept-language": "fr"})
+    assert again.text == first.text, "the page was evicted by a refused request"

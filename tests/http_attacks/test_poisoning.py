@@ -210,3 +210,29 @@ def test_attack_response_splitting_through_stored_header(
     victim = server.raw_get(page)
     assert_not_leaked(victim, f"sid=evil-{token}")
     assert not any(f"evil-{token}" in v for v in victim.header_values("set-cookie"))
+
+
+# -- conditional requests and content codings --------------------------------------------------
+
+
+@pytest.mark.parametrize("server", CROSS, ids=combo_id, indirect=True)
+def test_attack_conditional_request_leaves_304_for_everyone(server: Server, token: str) -> None:
+    """The attacker's first request is conditional and the app would answer it 304: what
+    is stored must still be the whole page, and a plain request gets the page."""
+    page = f"/reval/{token}"
+    attacker = server.get(page, headers={"if-none-match": '"v1"'})
+    assert attacker.status_code in (200, 304)
+    victim = server.get(page)
+    assert (victim.status_code, victim.text) == (200, f"shared page {token}")
+
+
+@pytest.mark.parametrize("server", CROSS, ids=combo_id, indirect=True)
+def test_attack_compressed_variant_served_to_client_without_gzip(
+    server: Server, token: str
+) -> None:
+    page = f"/gz/{token}"
+    attacker = server.raw_get(page, [("Accept-Encoding", "gzip")])
+    assert attacker.header("content-encoding") == "gzip"
+    victim = server.raw_get(page)
+    assert victim.status == 200 and victim.header("content-encoding") is None
+    assert victim.body == ("compressible " * 100 + token).encode()
