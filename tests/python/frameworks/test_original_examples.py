@@ -206,52 +206,79 @@ def free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def uvicorn_process(app_dir: Path, module: str) -> Iterator[str]:
-    port = free_port()
-    log = app_dir / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(app_dir),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=app_dir,
-            env=os.environ.copy(),
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
+class App:
+    """One app in its own ``uvicorn module:app`` process."""
+
+    def __init__(self, directory: Path, framework: str, backend: str) -> None:
+        directory.mkdir()
+        self.directory = directory
+        self.log = directory / "uvicorn.log"
+        self.port = free_port()
+        module = f"original_{framework}_{backend}"
+        text = APPS[framework].format(config=repr(config_for(backend, directory)))
+        (directory / f"{module}.py").write_text(text)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(directory),
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=directory,
+                env=os.environ.copy(),
+            )  # fmt: skip
+
+    def url(self) -> str:
+        """The app's address once it listens (it started with the others: wait here)."""
+        deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "uvicorn did not start: " + log.read_text()
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return f"http://127.0.0.1:{self.port}"
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "uvicorn did not start: " + self.log.read_text()
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            process.wait(10)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def apps(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, str], App]]:
+    """Every selected case's app, all started at once (interpreters start in parallel)."""
+    selected = [
+        (item.callspec.params["framework"], item.callspec.params["backend"])
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_a_0_1_x_app_is_served_unchanged"
+    ]
+    root = tmp_path_factory.mktemp("original-examples")
+    started: dict[tuple[str, str], App] = {}
+    try:
+        for framework, backend in selected:
+            started[framework, backend] = App(root / f"{framework}-{backend}", framework, backend)
+        yield started
+    finally:
+        for app in started.values():
+            app.stop()
 
 
 @pytest.mark.parametrize("framework, backend", CASES)
-def test_a_0_1_x_app_is_served_unchanged(framework: str, backend: str, tmp_path: Path) -> None:
-    module = f"original_{framework}_{backend}"
-    text = APPS[framework].format(config=repr(config_for(backend, tmp_path)))
-    (tmp_path / f"{module}.py").write_text(text)
+def test_a_0_1_x_app_is_served_unchanged(
+    framework: str, backend: str, apps: dict[tuple[str, str], App]
+) -> None:
+    app = apps[framework, backend]
     key = f"original-example-{uuid.uuid4().hex}"
-    with (
-        uvicorn_process(tmp_path, module) as base,
-        httpx.Client(base_url=base, trust_env=False, timeout=10) as client,
-    ):
+    with httpx.Client(base_url=app.url(), trust_env=False, timeout=10) as client:
         stored = client.post("/", json={"key": key, "value": "hello 0.1.x"})
         assert stored.status_code in (200, 201), stored.text  # Litestar's POST answers 201
         assert stored.text == "OK"
         fetched = client.get(f"/{key}")
         assert fetched.status_code == 200, fetched.text
         assert fetched.text == "hello 0.1.x"
-    assert "Traceback" not in (tmp_path / "uvicorn.log").read_text()
+    assert "Traceback" not in app.log.read_text()
