@@ -488,21 +488,14 @@ HUNG_TIMEOUT = 0.5  # the backend timeout these tests configure
 
 @pytest.fixture
 def hung_redis() -> Iterator[subprocess.Popen[bytes]]:
-    """A redis-server of this test's own on CACHETTE_PORT_BASE+5, to be SIGSTOPped; always
-    resumed and stopped afterwards."""
-    port = int(os.environ.get("CACHETTE_PORT_BASE", "17500")) + 5
+    """A redis-server of this test's own on the spare Redis port (CACHETTE_PORT_BASE+5,
+    from scripts/with-services.sh), to be SIGSTOPped; always resumed and stopped after."""
+    port = int(os.environ.get("CACHETTE_TEST_REDIS_SPARE_PORT", "0"))
+    if not port:
+        pytest.fail("CACHETTE_TEST_REDIS_SPARE_PORT is not set: run through with-services.sh")
+    binary = os.environ.get("CACHETTE_TEST_REDIS_SERVER") or "redis-server"
     server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -532,6 +525,7 @@ def hung_redis() -> Iterator[subprocess.Popen[bytes]]:
         server.wait(10)
 
 
+@pytest.mark.integration
 async def test_hung_backend_costs_a_request_one_timeout_then_the_breaker_skips_it(
     hung_redis: subprocess.Popen[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
