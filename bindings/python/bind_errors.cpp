@@ -21,6 +21,7 @@ const char* exception_class_name(Errc code) {
     case Errc::storage: return "CachetteStorageError";
     case Errc::not_available: return "BackendNotAvailableError";
     case Errc::closed: return "CachetteConnectionError";
+    case Errc::store_full: return "CachetteStoreFullError";
   }
   return "CachetteError";
 }
@@ -44,7 +45,7 @@ void bind_errors(nb::module_& m) {
   });
   m.attr("ERROR_CODES") =
       nb::make_tuple("invalid_argument", "value_too_large", "connection", "timeout", "protocol",
-                     "auth", "storage", "not_available", "closed");
+                     "auth", "storage", "not_available", "closed", "store_full");
 }
 
 }  // namespace cachette::python

@@ -17,6 +17,7 @@ enum class Errc {
   storage,           ///< a local store (file) failed: I/O error, corrupt or foreign file
   not_available,     ///< the backend is not built into this version
   closed,            ///< the engine or backend was shut down
+  store_full,        ///< the server or store refused a write because it is full (memory, disk)
 };
 
 /// Human-readable name of an error code ("timeout", "connection", ...).

@@ -13,6 +13,7 @@ __all__ = [
     "CachetteError",
     "CachetteProtocolError",
     "CachetteStorageError",
+    "CachetteStoreFullError",
     "CachetteTimeoutError",
     "CachetteValueError",
     "CachetteValueTooLargeError",
@@ -53,7 +54,16 @@ class CachetteAuthError(CachetteError, PermissionError):
 
 
 class CachetteStorageError(CachetteError, OSError):
-    """A local store failed (I/O error, corrupt or foreign file)."""
+    """Where the entries are kept failed: the file store's file (I/O error, a corrupt,
+    foreign or truncated file) or, through ``CachetteStoreFullError``, any store or server
+    that has no room left."""
+
+
+class CachetteStoreFullError(CachetteStorageError):
+    """The store refused a write because it is full: Redis or Valkey at ``maxmemory`` with
+    ``noeviction`` (``-OOM``), memcached out of memory (``SERVER_ERROR out of memory``), or
+    the file store on a full disk. Nothing was written; reads and removals (``fetch``,
+    ``clear``, ``flush``) still work, so the store can be emptied."""
 
 
 class BackendNotAvailableError(CachetteError):

@@ -13,6 +13,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::storage: return "storage";
     case Errc::not_available: return "not_available";
     case Errc::closed: return "closed";
+    case Errc::store_full: return "store_full";
   }
   return "unknown";
 }

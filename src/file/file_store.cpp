@@ -114,6 +114,15 @@ class Cursor {
   MDB_val key_{}, value_{};
 };
 
+// A sweep batch refused for want of free pages (Error(store_full): the map is full and cannot
+// grow) is retried smaller: each committed batch frees pages for the next. False when the
+// error is another one, or a batch of one entry was refused already.
+bool smaller_batch(const Error& e, std::size_t& batch) {
+  if (e.code() != Errc::store_full || batch == 1) return false;
+  batch = std::max<std::size_t>(1, batch / 8);
+  return true;
+}
+
 std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) {
   return a > b ? a - b : 0;
 }
@@ -210,59 +219,61 @@ bool FileStore::write_entry(std::string_view key, std::string_view value, std::i
       ttl_ms == kNoExpiry ? file::kNever : now + std::min(ttl_ms, file::kNever - 1 - now);
   const std::string ekey = file::expiry_key(expires, stored);
 
-  Removed removed = s.env.write([&](MDB_txn* raw) {
-    Txn txn(raw, s.env);
-    Removed out;
-    std::uint64_t bytes = txn.bytes();
-    MDB_val k = as_val(stored), v;
-    int rc = mdb_get(raw, s.env.entries(), &k, &v);
-    if (rc == 0 && only_if_absent) {
-      // An expired entry, or one left by another key sharing this hash, counts as absent.
-      auto record = file::read_record(as_view(v));
-      if (record && file::record_matches(stored, *record, key) && record->expires_ms > now) {
-        out.written = false;
-        return out;
-      }
-    }
-    if (rc == 0) {
-      bytes = saturating_sub(bytes, txn.unindex(stored, v));
-    } else if (rc != MDB_NOTFOUND) {
-      check(rc, "read an entry");
-    }
-    v = MDB_val{size, nullptr};
-    check(mdb_put(raw, s.env.entries(), &k, &v, MDB_RESERVE), "store an entry");
-    file::write_record(static_cast<char*>(v.mv_data), key, value, expires, now);
-    MDB_val ek = as_val(ekey), empty{0, nullptr};
-    check(mdb_put(raw, s.env.expiry(), &ek, &empty, 0), "index an entry");
-    bytes += charge;
+  Removed removed = s.env.write(
+      [&](MDB_txn* raw) {
+        Txn txn(raw, s.env);
+        Removed out;
+        std::uint64_t bytes = txn.bytes();
+        MDB_val k = as_val(stored), v;
+        int rc = mdb_get(raw, s.env.entries(), &k, &v);
+        if (rc == 0 && only_if_absent) {
+          // An expired entry, or one left by another key sharing this hash, counts as absent.
+          auto record = file::read_record(as_view(v));
+          if (record && file::record_matches(stored, *record, key) && record->expires_ms > now) {
+            out.written = false;
+            return out;
+          }
+        }
+        if (rc == 0) {
+          bytes = saturating_sub(bytes, txn.unindex(stored, v));
+        } else if (rc != MDB_NOTFOUND) {
+          check(rc, "read an entry");
+        }
+        v = MDB_val{size, nullptr};
+        check(mdb_put(raw, s.env.entries(), &k, &v, MDB_RESERVE), "store an entry");
+        file::write_record(static_cast<char*>(v.mv_data), key, value, expires, now);
+        MDB_val ek = as_val(ekey), empty{0, nullptr};
+        check(mdb_put(raw, s.env.expiry(), &ek, &empty, 0), "index an entry");
+        bytes += charge;
 
-    // Reclaim a few expired entries, then evict what expires soonest while over budget.
-    Cursor index(raw, s.env.expiry());
-    int reclaim = kReclaimPerPut;
-    for (bool at = index.move(MDB_FIRST); at; at = index.move(MDB_NEXT)) {
-      auto split = file::split_expiry_key(index.key());
-      const bool over = s.max_size != 0 && bytes > s.max_size;
-      if (!split) {
-        index.erase();
-        continue;
-      }
-      const bool expired = split->first <= now;
-      if (!over && (!expired || reclaim == 0)) break;
-      if (index.key() == ekey) continue;  // never evict the entry being written
-      const std::int64_t when = split->first;
-      const std::string victim(split->second);
-      bytes = saturating_sub(bytes, txn.remove_indexed(when, victim));
-      index.erase();
-      if (expired) {
-        ++out.expired;
-        if (!over) --reclaim;
-      } else {
-        ++out.evicted;
-      }
-    }
-    txn.set_bytes(bytes);
-    return out;
-  });
+        // Reclaim a few expired entries, then evict what expires soonest while over budget.
+        Cursor index(raw, s.env.expiry());
+        int reclaim = kReclaimPerPut;
+        for (bool at = index.move(MDB_FIRST); at; at = index.move(MDB_NEXT)) {
+          auto split = file::split_expiry_key(index.key());
+          const bool over = s.max_size != 0 && bytes > s.max_size;
+          if (!split) {
+            index.erase();
+            continue;
+          }
+          const bool expired = split->first <= now;
+          if (!over && (!expired || reclaim == 0)) break;
+          if (index.key() == ekey) continue;  // never evict the entry being written
+          const std::int64_t when = split->first;
+          const std::string victim(split->second);
+          bytes = saturating_sub(bytes, txn.remove_indexed(when, victim));
+          index.erase();
+          if (expired) {
+            ++out.expired;
+            if (!over) --reclaim;
+          } else {
+            ++out.evicted;
+          }
+        }
+        txn.set_bytes(bytes);
+        return out;
+      },
+      charge);
   s.count(removed);
   return removed.written;
 }
@@ -318,69 +329,86 @@ std::uint64_t FileStore::erase_prefix(std::string_view prefix) {
   const std::string_view scan = prefix.substr(0, std::min(prefix.size(), file::kDirectKeyMax));
   std::string resume(scan);
   std::uint64_t total = 0;
+  std::size_t batch = kBatch;
   for (;;) {
     std::string next;
-    Removed removed = s.env.write([&](MDB_txn* raw) {
-      Txn txn(raw, s.env);
-      Removed out;
-      out.done = false;
-      const std::int64_t now = s.clock();
-      std::uint64_t bytes = txn.bytes();
-      Cursor cursor(raw, s.env.entries());
-      std::size_t examined = 0;
-      bool at = cursor.seek(resume);
-      for (; at && cursor.key().starts_with(scan); ++examined) {
-        if (examined == kBatch) {
-          next = cursor.key();
-          break;
+    Removed removed;
+    try {
+      removed = s.env.write([&](MDB_txn* raw) {
+        Txn txn(raw, s.env);
+        Removed out;
+        out.done = false;
+        const std::int64_t now = s.clock();
+        std::uint64_t bytes = txn.bytes();
+        Cursor cursor(raw, s.env.entries());
+        std::size_t examined = 0;
+        bool at = cursor.seek(resume);
+        for (; at && cursor.key().starts_with(scan); ++examined) {
+          if (examined == batch) {
+            next = cursor.key();
+            break;
+          }
+          const std::string_view stored = cursor.key();
+          auto record = file::read_record(as_view(cursor.value()));
+          const bool hashed = file::is_hashed(stored);
+          const std::string_view full = hashed ? (record ? record->full_key : "") : stored;
+          if ((!hashed || record) && full.starts_with(prefix)) {
+            const bool live = record && record->expires_ms > now;
+            const std::string owned(stored);
+            bytes = saturating_sub(bytes, txn.unindex(owned, cursor.value()));
+            cursor.erase();
+            (live ? out.live : out.expired) += 1;
+          }
+          at = cursor.move(MDB_NEXT);
         }
-        const std::string_view stored = cursor.key();
-        auto record = file::read_record(as_view(cursor.value()));
-        const bool hashed = file::is_hashed(stored);
-        const std::string_view full = hashed ? (record ? record->full_key : "") : stored;
-        if ((!hashed || record) && full.starts_with(prefix)) {
-          const bool live = record && record->expires_ms > now;
-          const std::string owned(stored);
-          bytes = saturating_sub(bytes, txn.unindex(owned, cursor.value()));
-          cursor.erase();
-          (live ? out.live : out.expired) += 1;
-        }
-        at = cursor.move(MDB_NEXT);
-      }
-      out.done = examined < kBatch || next.empty();
-      txn.set_bytes(bytes);
-      return out;
-    });
+        out.done = examined < batch || next.empty();
+        txn.set_bytes(bytes);
+        return out;
+      });
+    } catch (const Error& e) {
+      if (!smaller_batch(e, batch)) throw;
+      continue;
+    }
     s.count(removed);
     total += removed.live;
     if (removed.done) return total;
     resume = std::move(next);
+    batch = std::min(kBatch, batch * 2);
   }
 }
 
 std::uint64_t FileStore::flush() {
   State& s = *state_;
-  Removed removed = s.env.write([&](MDB_txn* raw) {
-    Txn txn(raw, s.env);
-    Removed out;
-    const std::int64_t now = s.clock();
-    MDB_stat stat{};
-    check(mdb_stat(raw, s.env.entries(), &stat), "count entries");
-    {
-      Cursor index(raw, s.env.expiry());
-      for (bool at = index.move(MDB_FIRST); at; at = index.move(MDB_NEXT)) {
-        auto split = file::split_expiry_key(index.key());
-        if (split && split->first > now) break;
-        ++out.expired;
+  Removed removed;
+  try {
+    removed = s.env.write([&](MDB_txn* raw) {
+      Txn txn(raw, s.env);
+      Removed out;
+      const std::int64_t now = s.clock();
+      MDB_stat stat{};
+      check(mdb_stat(raw, s.env.entries(), &stat), "count entries");
+      {
+        Cursor index(raw, s.env.expiry());
+        for (bool at = index.move(MDB_FIRST); at; at = index.move(MDB_NEXT)) {
+          auto split = file::split_expiry_key(index.key());
+          if (split && split->first > now) break;
+          ++out.expired;
+        }
       }
-    }
-    out.expired = std::min<std::uint64_t>(out.expired, stat.ms_entries);
-    out.live = stat.ms_entries - out.expired;
-    check(mdb_drop(raw, s.env.entries(), 0), "empty the entries");
-    check(mdb_drop(raw, s.env.expiry(), 0), "empty the expiry index");
-    txn.set_bytes(0);
-    return out;
-  });
+      out.expired = std::min<std::uint64_t>(out.expired, stat.ms_entries);
+      out.live = stat.ms_entries - out.expired;
+      check(mdb_drop(raw, s.env.entries(), 0), "empty the entries");
+      check(mdb_drop(raw, s.env.expiry(), 0), "empty the expiry index");
+      txn.set_bytes(0);
+      return out;
+    });
+  } catch (const Error& e) {
+    // Dropping everything at once needs free pages for the list of what it frees; a store
+    // whose reserve is gone (a long reader pinning old pages, or a file from an older
+    // version) is emptied in small batches instead, each freeing room for the next.
+    if (e.code() != Errc::store_full) throw;
+    return erase_prefix("");
+  }
   s.count(removed);
   return removed.live;
 }
@@ -388,36 +416,44 @@ std::uint64_t FileStore::flush() {
 std::uint64_t FileStore::flush_expired() {
   State& s = *state_;
   std::uint64_t total = 0;
+  std::size_t batch = kBatch;
   for (;;) {
-    Removed removed = s.env.write([&](MDB_txn* raw) {
-      Txn txn(raw, s.env);
-      Removed out;
-      out.done = false;
-      const std::int64_t now = s.clock();
-      std::uint64_t bytes = txn.bytes();
-      Cursor index(raw, s.env.expiry());
-      std::size_t examined = 0;
-      bool at = index.move(MDB_FIRST);
-      for (; at && examined < kBatch; ++examined) {
-        auto split = file::split_expiry_key(index.key());
-        if (split && split->first > now) break;
-        if (split) {
-          const std::int64_t when = split->first;
-          const std::string victim(split->second);
-          const std::uint64_t charge = txn.remove_indexed(when, victim);
-          bytes = saturating_sub(bytes, charge);
-          if (charge != 0) ++out.expired;
+    Removed removed;
+    try {
+      removed = s.env.write([&](MDB_txn* raw) {
+        Txn txn(raw, s.env);
+        Removed out;
+        out.done = false;
+        const std::int64_t now = s.clock();
+        std::uint64_t bytes = txn.bytes();
+        Cursor index(raw, s.env.expiry());
+        std::size_t examined = 0;
+        bool at = index.move(MDB_FIRST);
+        for (; at && examined < batch; ++examined) {
+          auto split = file::split_expiry_key(index.key());
+          if (split && split->first > now) break;
+          if (split) {
+            const std::int64_t when = split->first;
+            const std::string victim(split->second);
+            const std::uint64_t charge = txn.remove_indexed(when, victim);
+            bytes = saturating_sub(bytes, charge);
+            if (charge != 0) ++out.expired;
+          }
+          index.erase();
+          at = index.move(MDB_NEXT);
         }
-        index.erase();
-        at = index.move(MDB_NEXT);
-      }
-      out.done = examined < kBatch;
-      txn.set_bytes(bytes);
-      return out;
-    });
+        out.done = examined < batch;
+        txn.set_bytes(bytes);
+        return out;
+      });
+    } catch (const Error& e) {
+      if (!smaller_batch(e, batch)) throw;
+      continue;
+    }
     s.count(removed);
     total += removed.expired;
     if (removed.done) return total;
+    batch = std::min(kBatch, batch * 2);
   }
 }
 

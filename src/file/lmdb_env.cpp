@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -177,17 +179,46 @@ class FileLock {
 // The map size to use under a FileLock: at least `wanted`, never less than the file, with
 // the disk blocks reserved so that a full disk is an error here rather than a SIGBUS when
 // a write touches the map (KEEP_SIZE: a new, empty file stays empty for LMDB to initialise).
+// A file system out of room (ENOSPC, a quota, or RLIMIT_FSIZE's EFBIG) is Error(store_full).
 std::uint64_t reserve(int fd, std::uint64_t wanted, const std::string& path) {
   struct stat st {};
   if (fstat(fd, &st) != 0) fail(path, std::strerror(errno));
   const std::uint64_t size =
       round_up(std::max(wanted, static_cast<std::uint64_t>(st.st_size)), 1ull << 20);
+  // LMDB extends the file with ftruncate after unmapping the old map, and cannot recover
+  // when that fails: a size over the process's file size limit is refused here instead.
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      size > limit.rlim_cur && size > static_cast<std::uint64_t>(st.st_size)) {
+    throw Error(Errc::store_full, "file store '" + path + "' is full: " + std::to_string(size) +
+                                      " bytes is over the process's file size limit "
+                                      "(RLIMIT_FSIZE). Entries can still be read and removed "
+                                      "(flush, clear).");
+  }
   if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) != 0 &&
       errno != EOPNOTSUPP && errno != ENOSYS) {
-    fail(path, "cannot reserve " + std::to_string(size) + " bytes: " + std::strerror(errno));
+    const int error = errno;
+    const std::string problem =
+        "cannot reserve " + std::to_string(size) + " bytes: " + std::strerror(error);
+    if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+      throw Error(Errc::store_full, "file store '" + path + "' is full: " + problem +
+                                        ". Entries can still be read and removed (flush, clear).");
+    }
+    fail(path, problem);
   }
   return size;
 }
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// How long a refused growth is not tried again.
+constexpr std::int64_t kGrowthRetryNs = 1'000'000'000;
+// Pages a write that stores data may need beyond its record (tree paths, eviction, index).
+constexpr std::uint64_t kPagesPerWrite = 16;
 
 // Identifies a file by its directory's real path, so that "a/../x" and "x" meet.
 std::string identity_of(const std::string& path) {
@@ -278,6 +309,8 @@ Environment::Environment(const std::string& path, std::uint64_t initial_map_size
   MDB_envinfo info{};
   mdb_env_info(env_, &info);
   mapped_size_ = info.me_mapsize;
+  MDB_stat stat{};
+  if (mdb_env_stat(env_, &stat) == 0 && stat.ms_psize != 0) page_size_ = stat.ms_psize;
   try {
     open_databases();
   } catch (...) {
@@ -403,8 +436,9 @@ void Environment::move_aside(const std::string& damage) {
 
 Environment::~Environment() {
   if (env_ == nullptr) return;
-  if (!opened_in_this_process()) {
-    // A forked child: closing would clear the parent's reader slots. Leak instead.
+  if (!opened_in_this_process() || map_lost_.load(std::memory_order_relaxed)) {
+    // A forked child: closing would clear the parent's reader slots. A lost map: closing
+    // would unmap an address LMDB no longer owns. Leak instead.
     return;
   }
   drop_idle_readers();
@@ -457,6 +491,7 @@ void Environment::open_databases() {
 }
 
 std::uint64_t Environment::map_size() const {
+  if (map_lost_.load(std::memory_order_relaxed)) return 0;
   MDB_envinfo info{};
   mdb_env_info(env_, &info);
   return info.me_mapsize;
@@ -520,10 +555,97 @@ void Environment::adopt_map_size() {
 void Environment::grow_map(std::uint64_t full_at) {
   std::unique_lock lock(resize_mutex_);
   if (mapped_size_ != full_at) return;  // another thread grew it meanwhile
-  if (full_at >= kMaxMapSize) fail(path_, "the store cannot grow past 4 TiB");
+  if (full_at >= kMaxMapSize) {
+    throw Error(Errc::store_full, "file store '" + path_ + "' cannot grow past 4 TiB");
+  }
   int dead = 0;
   mdb_reader_check(env_, &dead);  // stale readers pin pages that could be reused
-  remap(full_at * 2);
+  // Doubling up to 1 GiB, then steps of a quarter, so that the file stays near what the
+  // entries need; when the file system refuses a step, smaller ones are tried.
+  const std::uint64_t step = full_at < (1ull << 30) ? full_at : full_at / 4;
+  const std::uint64_t steps[] = {step, full_at / 8, 2 * reserve_pages() * page_size_};
+  for (std::size_t i = 0;; ++i) {
+    try {
+      remap(full_at + std::max<std::uint64_t>(steps[i], 1ull << 20));
+      no_growth_until_.store(0, std::memory_order_relaxed);
+      return;
+    } catch (const Error& e) {
+      if (e.code() != Errc::store_full || i + 1 == std::size(steps)) {
+        if (e.code() == Errc::store_full) {
+          no_growth_until_.store(steady_ns() + kGrowthRetryNs, std::memory_order_relaxed);
+        }
+        throw;
+      }
+    }
+  }
+}
+
+std::uint64_t Environment::reserve_pages() const {
+  // Emptying the store frees every page; LMDB records their numbers (8 bytes each) in one
+  // free-list record written in the same transaction, from pages it must find free: a
+  // 512th of the map, doubled, plus the pages a few tree paths take.
+  return mapped_size_ / page_size_ / 256 + 32;
+}
+
+bool Environment::tail_has_room(std::uint64_t stored_bytes) {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  const std::uint64_t pages = mapped_size_ / page_size_;
+  const std::uint64_t used = static_cast<std::uint64_t>(info.me_last_pgno) + 1;
+  const std::uint64_t tail = pages > used ? pages - used : 0;
+  return tail >= reserve_pages() + stored_bytes / page_size_ + kPagesPerWrite;
+}
+
+bool Environment::make_room(std::uint64_t full_at, std::uint64_t stored_bytes) {
+  if (steady_ns() >= no_growth_until_.load(std::memory_order_relaxed)) {
+    try {
+      grow_map(full_at);
+      return true;
+    } catch (const Error& e) {
+      if (e.code() != Errc::store_full) throw;
+    }
+  }
+  // The map cannot grow: the write may still run on pages freed by earlier transactions
+  // (LMDB takes those before the tail), as long as the reserve at the tail stays whole.
+  const std::uint64_t needed = stored_bytes / page_size_ + kPagesPerWrite;
+  std::uint64_t tail = 0;
+  {
+    std::shared_lock lock(resize_mutex_);
+    MDB_envinfo info{};
+    mdb_env_info(env_, &info);
+    const std::uint64_t pages = mapped_size_ / page_size_;
+    const std::uint64_t used = static_cast<std::uint64_t>(info.me_last_pgno) + 1;
+    tail = pages > used ? pages - used : 0;
+    if (tail < reserve_pages())
+      tail = 0;
+    else
+      tail -= reserve_pages();
+  }
+  if (tail + free_list_pages() >= needed) return false;
+  throw Error(Errc::store_full,
+              "file store '" + path_ +
+                  "' is full: the file system has no room to grow it and the free pages "
+                  "left are kept for removals. Entries can still be read and removed "
+                  "(flush, clear); writes work again once entries are removed or the disk "
+                  "has room.");
+}
+
+std::uint64_t Environment::free_list_pages() {
+  return read([](MDB_txn* txn) {
+    MDB_cursor* cursor = nullptr;
+    check(mdb_cursor_open(txn, 0, &cursor), "read the free list");  // 0: LMDB's FREE_DBI
+    std::uint64_t total = 0;
+    MDB_val k, v;
+    for (int op = MDB_FIRST; mdb_cursor_get(cursor, &k, &v, static_cast<MDB_cursor_op>(op)) == 0;
+         op = MDB_NEXT) {
+      // Each record is a list of page numbers whose first element is its length.
+      std::size_t count = 0;
+      if (v.mv_size >= sizeof count) std::memcpy(&count, v.mv_data, sizeof count);
+      total += count;
+    }
+    mdb_cursor_close(cursor);
+    return total;
+  });
 }
 
 void Environment::remap(std::uint64_t wanted) {
@@ -535,6 +657,11 @@ void Environment::remap(std::uint64_t wanted) {
   const std::uint64_t target = reserve(fd, wanted, path_);
   int rc = mdb_env_set_mapsize(env_, target);
   if (rc != 0) {
+    // LMDB has unmapped the old map and keeps a dangling address: nothing may touch this
+    // environment again, not even mdb_env_close (see ~Environment).
+    map_lost_.store(true, std::memory_order_relaxed);
+    mark_damaged(Damaged("file store: cannot map " + std::to_string(target) +
+                         " bytes: " + mdb_strerror(rc)));
     fail(path_, "cannot map " + std::to_string(target) + " bytes: " + mdb_strerror(rc));
   }
   mapped_size_ = map_size();

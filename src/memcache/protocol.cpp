@@ -107,6 +107,12 @@ void ProtocolBase::unexpected(const Reply& reply, net::Result& result) const {
       reply.text.find("unauthenticated") != std::string_view::npos) {
     code = Errc::auth;
   }
+  // memcached's answer to a write it has no memory for (every slab full and eviction off
+  // with -M, or no page left for the item's slab class).
+  if (reply.kind == ReplyKind::server_error &&
+      reply.text.find("out of memory") != std::string_view::npos) {
+    code = Errc::store_full;
+  }
   result.set_error(code, server_->name + " answered " + reply_text(reply));
 }
 

@@ -96,6 +96,59 @@ class ScanClear final : public net::Continuation {
   bool scanning_ = true;
 };
 
+// get_with_ttl and flush: sent as MULTI/EXEC; when a server out of memory refuses that
+// (store_full), sent once more as the equivalent fixed script (see kReadWithTtlScript).
+class ScriptWhenFull final : public net::Continuation {
+ public:
+  ScriptWhenFull(std::shared_ptr<net::Pool> pool, std::uint16_t op, std::string key,
+                 net::Target target)
+      : pool_(std::move(pool)), op_(op), key_(std::move(key)), target_(std::move(target)) {}
+
+  void resume(net::Result&& result) override {
+    if (!scripted_ && result.kind == net::Result::Kind::error &&
+        result.error_code == Errc::store_full) {
+      scripted_ = true;
+      return submit();
+    }
+    net::Target target = std::move(target_);
+    delete this;
+    net::deliver(target, std::move(result));
+  }
+
+  void submit() {
+    if (op_ == op_flush) {
+      if (scripted_) {
+        return pool_->submit(op_flush_script, 1, this, [](std::string& out) {
+          resp::CommandWriter(out, 3).arg("EVAL").arg(kFlushScript).arg("0");
+        });
+      }
+      return pool_->submit(op_flush, 4, this, [](std::string& out) {
+        out.append(
+            "*1\r\n$5\r\nMULTI\r\n*1\r\n$6\r\nDBSIZE\r\n*1\r\n$7\r\nFLUSHDB\r\n*1\r\n$"
+            "4\r\nEXEC\r\n");
+      });
+    }
+    if (scripted_) {
+      return pool_->submit(op_get_with_ttl_script, 1, this, [this](std::string& out) {
+        resp::CommandWriter(out, 4).arg("EVAL").arg(kReadWithTtlScript).arg("1").arg(key_);
+      });
+    }
+    pool_->submit(op_get_with_ttl, 4, this, [this](std::string& out) {
+      out.append("*1\r\n$5\r\nMULTI\r\n");
+      resp::CommandWriter(out, 2).arg("PTTL").arg(key_);
+      resp::CommandWriter(out, 2).arg("GET").arg(key_);
+      out.append("*1\r\n$4\r\nEXEC\r\n");
+    });
+  }
+
+ private:
+  std::shared_ptr<net::Pool> pool_;
+  std::uint16_t op_;
+  std::string key_;
+  net::Target target_;
+  bool scripted_ = false;
+};
+
 std::string server_name(const ClientOptions& o) {
   if (!o.endpoint.unix_path.empty()) return o.kind + " unix:" + o.endpoint.unix_path;
   return o.kind + " " + o.endpoint.host + ":" + std::to_string(o.endpoint.port);
@@ -127,12 +180,7 @@ void Client::get(std::string_view key, const Queue& queue, void* token) {
 }
 
 void Client::get_with_ttl(std::string_view key, const Queue& queue, void* token) {
-  pool_->submit(op_get_with_ttl, 4, queue, token, [&](std::string& out) {
-    out.append("*1\r\n$5\r\nMULTI\r\n");
-    resp::CommandWriter(out, 2).arg("PTTL").arg(key);
-    resp::CommandWriter(out, 2).arg("GET").arg(key);
-    out.append("*1\r\n$4\r\nEXEC\r\n");
-  });
+  (new ScriptWhenFull(pool_, op_get_with_ttl, std::string(key), {queue, token}))->submit();
 }
 
 void Client::set(std::string_view key, std::string_view value, std::int64_t ttl_ms,
@@ -243,10 +291,7 @@ void Client::unlink(std::span<const std::string_view> keys, const Queue& queue, 
 }
 
 void Client::flush(const Queue& queue, void* token) {
-  pool_->submit(op_flush, 4, queue, token, [&](std::string& out) {
-    out.append(
-        "*1\r\n$5\r\nMULTI\r\n*1\r\n$6\r\nDBSIZE\r\n*1\r\n$7\r\nFLUSHDB\r\n*1\r\n$4\r\nEXEC\r\n");
-  });
+  (new ScriptWhenFull(pool_, op_flush, std::string(), {queue, token}))->submit();
 }
 
 void Client::command(std::span<const std::string_view> args, const Queue& queue, void* token) {

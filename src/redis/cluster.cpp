@@ -102,8 +102,8 @@ struct KeyOp final : Counted {
     switch (kind) {
       case Kind::get: op = op_get; break;
       case Kind::get_with_ttl:
-        op = op_get_with_ttl;
-        replies = 4;
+        op = scripted ? op_get_with_ttl_script : op_get_with_ttl;
+        replies = scripted ? 1 : 4;
         break;
       case Kind::set: op = op_set; break;
       case Kind::add: op = op_add; break;
@@ -124,6 +124,10 @@ struct KeyOp final : Counted {
     switch (kind) {
       case Kind::get: resp::CommandWriter(out, 2).arg("GET").arg(key); return;
       case Kind::get_with_ttl:
+        if (scripted) {
+          resp::CommandWriter(out, 4).arg("EVAL").arg(kReadWithTtlScript).arg("1").arg(key);
+          return;
+        }
         out.append("*1\r\n$5\r\nMULTI\r\n");
         resp::CommandWriter(out, 2).arg("PTTL").arg(key);
         resp::CommandWriter(out, 2).arg("GET").arg(key);
@@ -163,6 +167,10 @@ struct KeyOp final : Counted {
           retry_later();
           return;
         }
+      } else if (r.error_code == Errc::store_full && kind == Kind::get_with_ttl && !scripted) {
+        scripted = true;  // a node out of memory refuses MULTI: the script form reads anyway
+        route();
+        return;
       } else if (r.error_code == Errc::closed && ++redirects <= kMaxRedirects) {
         route();  // its pool was retired by a new map
         return;
@@ -193,6 +201,7 @@ struct KeyOp final : Counted {
   std::int64_t ttl_ms;
   Clock::time_point deadline;
   int redirects = 0;
+  bool scripted = false;  // get_with_ttl as kReadWithTtlScript instead of MULTI/EXEC
   Queue queue;
   void* token = nullptr;
   Parent* parent = nullptr;  // set for a key of a whole operation
@@ -394,14 +403,36 @@ struct ScanJob final : Counted {
   bool deleting = false;
 };
 
-/// MULTI DBSIZE FLUSHDB EXEC on one primary.
+/// MULTI DBSIZE FLUSHDB EXEC on one primary; kFlushScript when it is out of memory.
 struct FlushJob final : Counted {
-  FlushJob(std::shared_ptr<State> s, Parent* o) : Counted(std::move(s)), owner(o) {}
+  FlushJob(std::shared_ptr<State> s, Parent* o, std::shared_ptr<net::Pool> p)
+      : Counted(std::move(s)), owner(o), pool(std::move(p)) {}
+  void submit() {
+    if (scripted) {
+      pool->submit(op_flush_script, 1, state->relay, this, [](std::string& out) {
+        resp::CommandWriter(out, 3).arg("EVAL").arg(kFlushScript).arg("0");
+      });
+      return;
+    }
+    pool->submit(op_flush, 4, state->relay, this, [](std::string& out) {
+      out.append(
+          "*1\r\n$5\r\nMULTI\r\n*1\r\n$6\r\nDBSIZE\r\n*1\r\n$7\r\nFLUSHDB\r\n*1\r\n$"
+          "4\r\nEXEC\r\n");
+    });
+  }
   void on_result(Result&& r) override {
+    if (r.kind == Result::Kind::error && r.error_code == Errc::store_full && !scripted &&
+        !state->closed()) {
+      scripted = true;
+      submit();
+      return;
+    }
     owner->child_done(0, std::move(r));
     delete this;
   }
   Parent* owner;
+  std::shared_ptr<net::Pool> pool;
+  bool scripted = false;
 };
 
 // Runs `start` on the I/O thread once a map exists (reading it first if needed).
@@ -559,11 +590,7 @@ void ClusterClient::flush(const Queue& queue, void* token) {
     auto* sum = new SumOp(state, queue, token);
     sum->pending = t.primaries.size();
     for (const auto& pool : t.primaries) {
-      pool->submit(op_flush, 4, state->relay, new FlushJob(state, sum), [](std::string& out) {
-        out.append(
-            "*1\r\n$5\r\nMULTI\r\n*1\r\n$6\r\nDBSIZE\r\n*1\r\n$7\r\nFLUSHDB\r\n*1\r\n$"
-            "4\r\nEXEC\r\n");
-      });
+      (new FlushJob(state, sum, pool))->submit();
     }
   });
 }

@@ -31,6 +31,7 @@ Errc classify_error(std::string_view message) {
       starts_with(message, "ERR AUTH")) {
     return Errc::auth;
   }
+  if (starts_with(message, "OOM ")) return Errc::store_full;
   return Errc::protocol;
 }
 
@@ -141,6 +142,21 @@ void RespProtocol::decode(std::uint16_t op, std::uint16_t index, std::span<const
         result.kind = Result::Kind::nil;
         counters_->misses.fetch_add(1, std::memory_order_relaxed);
       }
+      return;
+    case op_get_with_ttl_script:
+      if (root.type == Type::array && root.size == 2 && reply[2].is_text()) {
+        result.kind = Result::Kind::ttl_value;
+        result.integer = reply[1].integer;
+        result.value.assign(reply[2].text);
+        counters_->hits.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        result.kind = Result::Kind::nil;
+        counters_->misses.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+    case op_flush_script:
+      result.kind = Result::Kind::integer;
+      result.integer = root.type == Type::integer ? root.integer : 0;
       return;
     case op_add:
       result.kind = Result::Kind::integer;

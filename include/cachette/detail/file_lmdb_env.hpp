@@ -1,9 +1,12 @@
 #pragma once
 // An LMDB environment shared with other processes (private to src/file).
 //
-// Every transaction goes through read() or write(), which hide three things from callers:
-//  - map growth: a write that fills the map is aborted, the map doubles and the write
+// Every transaction goes through read() or write(), which hide four things from callers:
+//  - map growth: a write that fills the map is aborted, the map grows and the write
 //    runs again (users never see MDB_MAP_FULL);
+//  - a reserve at the end of the map that writes storing data never take, so that
+//    removing entries (which needs free pages: LMDB copies on write) works on a full disk;
+//    a store that can neither grow nor keep its reserve refuses with Error(store_full);
 //  - another process's growth: MDB_MAP_RESIZED makes us adopt the size it recorded;
 //  - reader slots: MDB_READERS_FULL first clears the slots of dead processes.
 // The callback may therefore run more than once and must only act through its txn.
@@ -100,12 +103,18 @@ class Environment {
     }
   }
 
+  /// A write transaction. `stored_bytes` > 0: the write stores about that many bytes and must
+  /// leave the reserve alone (it grows the map first, or, when the map cannot grow, runs only
+  /// if free pages remain beside the reserve; else Error(store_full)). 0: the write only
+  /// removes (or is tiny) and may use the reserve.
   template <class Fn>
-  auto write(Fn&& fn) -> std::invoke_result_t<Fn&, MDB_txn*> {
+  auto write(Fn&& fn, std::uint64_t stored_bytes = 0) -> std::invoke_result_t<Fn&, MDB_txn*> {
+    bool room_checked = stored_bytes == 0;
     for (;;) {
       ensure_same_process();
       ensure_usable();
       std::uint64_t full_at = 0;
+      bool short_of_room = false;
       {
         std::shared_lock lock(resize_mutex_);
         MDB_txn* txn = nullptr;
@@ -116,24 +125,33 @@ class Environment {
           continue;
         }
         check(rc, "begin a write transaction");
-        try {
-          auto result = fn(txn);
-          MDB_txn* committing = txn;
-          txn = nullptr;
-          rc = mdb_txn_commit(committing);  // frees the txn whatever the outcome
-          if (rc == 0) return result;
-          check(rc, "commit");  // throws; MapFull when the commit itself filled the map
-        } catch (const MapFull&) {
-          if (txn != nullptr) mdb_txn_abort(txn);
-        } catch (const Damaged& e) {
-          if (txn != nullptr) mdb_txn_abort(txn);
-          mark_damaged(e);
-          throw;
-        } catch (...) {
-          if (txn != nullptr) mdb_txn_abort(txn);
-          throw;
+        if (!room_checked && !tail_has_room(stored_bytes)) {
+          mdb_txn_abort(txn);
+          short_of_room = true;
+        } else {
+          try {
+            auto result = fn(txn);
+            MDB_txn* committing = txn;
+            txn = nullptr;
+            rc = mdb_txn_commit(committing);  // frees the txn whatever the outcome
+            if (rc == 0) return result;
+            check(rc, "commit");  // throws; MapFull when the commit itself filled the map
+          } catch (const MapFull&) {
+            if (txn != nullptr) mdb_txn_abort(txn);
+          } catch (const Damaged& e) {
+            if (txn != nullptr) mdb_txn_abort(txn);
+            mark_damaged(e);
+            throw;
+          } catch (...) {
+            if (txn != nullptr) mdb_txn_abort(txn);
+            throw;
+          }
         }
         full_at = mapped_size_;
+      }
+      if (short_of_room) {
+        room_checked = !make_room(full_at, stored_bytes);
+        continue;
       }
       grow_map(full_at);
     }
@@ -151,20 +169,38 @@ class Environment {
   void end_read(MDB_txn* txn);
   void drop_idle_readers();
   void adopt_map_size();
+  /// Grows the map past `full_at` (unless another thread did); Error(store_full) when the
+  /// file system has no room for any step.
   void grow_map(std::uint64_t full_at);
+  /// Pages at the end of the map kept for writes that remove: what a flush of a full map
+  /// needs (its list of freed pages) with a margin.
+  std::uint64_t reserve_pages() const;
+  /// Inside a write transaction: whether the map's tail holds the reserve plus `stored_bytes`.
+  bool tail_has_room(std::uint64_t stored_bytes);
+  /// The tail was short: grows the map (true: check again), or, when it cannot grow, returns
+  /// false to let the write use free pages inside the map when there are enough beside the
+  /// reserve; throws Error(store_full) when there are not.
+  bool make_room(std::uint64_t full_at, std::uint64_t stored_bytes);
+  /// Pages on LMDB's free list (freed by earlier transactions, reused before the tail).
+  std::uint64_t free_list_pages();
   void remap(std::uint64_t wanted);  // caller holds resize_mutex_ exclusively
 
   std::string path_;
   MDB_env* env_ = nullptr;
   MDB_dbi entries_ = 0, expiry_ = 0, meta_ = 0;
   std::uint64_t fork_generation_ = 0;
-  std::uint64_t mapped_size_ = 0;   // guarded by resize_mutex_ (written under unique lock)
+  std::uint64_t mapped_size_ = 0;  // guarded by resize_mutex_ (written under unique lock)
+  std::uint64_t page_size_ = 4096;
+  // Steady-clock nanoseconds before which growing is not tried again after the file system
+  // refused it (a full disk is not asked again on every write).
+  std::atomic<std::int64_t> no_growth_until_{0};
   std::shared_mutex resize_mutex_;  // shared: any txn; unique: remapping
   std::mutex idle_mutex_;
   std::vector<MDB_txn*> idle_readers_;  // reset read txns keeping their reader slot
   std::atomic<bool> damaged_{false};
-  std::string damage_;         // guarded by idle_mutex_: why damaged_ was set
-  std::string recovery_note_;  // guarded by idle_mutex_ after construction
+  std::atomic<bool> map_lost_{false};  // a remap failed half-way: LMDB's map address dangles
+  std::string damage_;                 // guarded by idle_mutex_: why damaged_ was set
+  std::string recovery_note_;          // guarded by idle_mutex_ after construction
 };
 
 }  // namespace cachette::file

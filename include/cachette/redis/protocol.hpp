@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cachette/net/operation.hpp"
@@ -28,7 +29,21 @@ enum Op : std::uint16_t {
   op_hello,         ///< handshake steps
   op_auth,
   op_select,
+  op_get_with_ttl_script,  ///< EVAL kReadWithTtlScript -> ttl_value | nil
+  op_flush_script,         ///< EVAL kFlushScript -> integer (keys before)
 };
+
+/// A server out of memory (maxmemory with noeviction) refuses to queue any command inside
+/// MULTI, so the MULTI/EXEC forms of get_with_ttl and flush fail as a whole, although each
+/// command alone is allowed then. On that refusal (Errc::store_full) the clients send the same
+/// work once more as one of these fixed scripts: a script without flags runs under OOM (only
+/// the commands inside it that would allocate are refused, and PTTL, GET, DBSIZE and FLUSHDB
+/// are not), and it stays atomic. Keys travel as KEYS, never inside the script text.
+inline constexpr std::string_view kReadWithTtlScript =
+    "local v = redis.call('GET', KEYS[1]) if not v then return nil end "
+    "return {redis.call('PTTL', KEYS[1]), v}";
+inline constexpr std::string_view kFlushScript =
+    "local n = redis.call('DBSIZE') redis.call('FLUSHDB') return n";
 
 struct Credentials {
   std::string username;  ///< ACL user; empty for the default user
@@ -67,7 +82,8 @@ class RespProtocol : public net::Protocol {
   bool resp2_ = false;
 };
 
-/// Error class of a server error reply: auth for WRONGPASS/NOAUTH/NOPERM, else protocol.
+/// Error class of a server error reply: auth for WRONGPASS/NOAUTH/NOPERM, store_full for OOM
+/// (the server is at maxmemory and refuses writes), else protocol.
 Errc classify_error(std::string_view message);
 
 /// `text` with the glob characters of SCAN MATCH (* ? [ ] \) escaped by a backslash.

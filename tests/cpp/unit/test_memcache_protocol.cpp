@@ -63,18 +63,22 @@ TEST(MemcacheEngineProtocol, DecodesEachOperationsReplies) {
   EXPECT_EQ(counters->misses.load(), 1u);
 }
 
-TEST(MemcacheEngineProtocol, TooLargeIsTypedAndOtherErrorsAreProtocolErrors) {
+TEST(MemcacheEngineProtocol, TooLargeAndOutOfMemoryAreTypedAndOtherErrorsAreProtocolErrors) {
   MetaProtocol p(server(), std::make_shared<cachette::net::HitCounters>());
   feed(p,
-       "SERVER_ERROR object too large for cache\r\nSERVER_ERROR out of memory storing object\r\n");
+       "SERVER_ERROR object too large for cache\r\nSERVER_ERROR out of memory storing object\r\n"
+       "SERVER_ERROR busy\r\n");
   Result large;
   ASSERT_EQ(p.read_reply(op_set, 0, large), ReadStatus::reply);
   EXPECT_EQ(large.kind, Kind::error);
   EXPECT_EQ(large.error_code, Errc::value_too_large);
   EXPECT_NE(large.value.find("memcached test:1"), std::string::npos);
-  Result oom;
+  Result oom;  // memcached -M with no memory left: the store is full
   ASSERT_EQ(p.read_reply(op_set, 0, oom), ReadStatus::reply);
-  EXPECT_EQ(oom.error_code, Errc::protocol);
+  EXPECT_EQ(oom.error_code, Errc::store_full);
+  Result other;
+  ASSERT_EQ(p.read_reply(op_set, 0, other), ReadStatus::reply);
+  EXPECT_EQ(other.error_code, Errc::protocol);
 }
 
 TEST(MemcacheEngineProtocol, MalformedBytesAndUnaskedRepliesAreFatal) {

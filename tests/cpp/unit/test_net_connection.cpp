@@ -185,3 +185,51 @@ TEST(RedisGlob, EscapesEveryGlobCharacter) {
   EXPECT_EQ(redis::classify_error("NOAUTH Authentication required."), Errc::auth);
   EXPECT_EQ(redis::classify_error("WRONGTYPE Operation"), Errc::protocol);
 }
+
+namespace {
+
+// Replies fed to a bare RespProtocol, read as the replies of one request of opcode `op`.
+Result decode_replies(std::uint16_t op, std::string_view bytes, std::uint16_t replies) {
+  redis::RespProtocol p(std::make_shared<const redis::Credentials>(),
+                        std::make_shared<net::HitCounters>());
+  auto room = p.prepare(bytes.size());
+  std::memcpy(room.data(), bytes.data(), bytes.size());
+  p.commit(bytes.size());
+  Result r;
+  for (std::uint16_t i = 0; i < replies; ++i) {
+    EXPECT_EQ(p.read_reply(op, i, r), net::ReadStatus::reply);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST(RedisFullServer, OomIsStoreFullAndWinsOverTheAbortedTransaction) {
+  EXPECT_EQ(redis::classify_error("OOM command not allowed when used memory > 'maxmemory'."),
+            Errc::store_full);
+  // What a server at maxmemory answers to MULTI PTTL GET EXEC: every queued command refused.
+  const Result r =
+      decode_replies(redis::op_get_with_ttl,
+                     "+OK\r\n-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+                     "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+                     "-EXECABORT Transaction discarded because of previous errors.\r\n",
+                     4);
+  EXPECT_EQ(r.kind, Result::Kind::error);
+  EXPECT_EQ(r.error_code, Errc::store_full);
+}
+
+TEST(RedisFullServer, TheScriptFormsDecodeLikeTheTransactions) {
+  const Result hit =
+      decode_replies(redis::op_get_with_ttl_script, "*2\r\n:5000\r\n$3\r\nval\r\n", 1);
+  EXPECT_EQ(hit.kind, Result::Kind::ttl_value);
+  EXPECT_EQ(hit.integer, 5000);
+  EXPECT_EQ(hit.value, "val");
+  EXPECT_EQ(decode_replies(redis::op_get_with_ttl_script, "_\r\n", 1).kind, Result::Kind::nil);
+  EXPECT_EQ(decode_replies(redis::op_get_with_ttl_script, "$-1\r\n", 1).kind, Result::Kind::nil);
+  const Result flushed = decode_replies(redis::op_flush_script, ":7\r\n", 1);
+  EXPECT_EQ(flushed.kind, Result::Kind::integer);
+  EXPECT_EQ(flushed.integer, 7);
+  // The scripts name no key in their text: keys travel as KEYS[1].
+  EXPECT_EQ(std::string_view(redis::kReadWithTtlScript).find("KEYS[1]") != std::string_view::npos,
+            true);
+}
