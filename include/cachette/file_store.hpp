@@ -17,7 +17,7 @@ struct FileStoreOptions {
   /// The data file; LMDB's lock file is `path + "-lock"`. Created when absent.
   std::string path;
   /// Bytes charged for keys, values and per-entry overhead before eviction of the entries
-  /// that expire soonest starts (0 = unlimited).
+  /// that expire soonest starts (default 1 GiB; 0 = unlimited).
   std::uint64_t max_size = kDefaults.file_max_size;
   /// Address space mapped at first; the map doubles whenever it fills.
   std::uint64_t initial_map_size = kDefaults.file_initial_map_size;

@@ -24,8 +24,10 @@ struct Options {
   std::chrono::milliseconds connect_timeout{2000};
   /// Connections per server of a network backend (`pool_size`).
   std::size_t pool_size = 2;
-  /// Bytes the file store may hold before eviction (`pickle_max_size`; 0 = unlimited).
-  std::uint64_t file_max_size = 0;
+  /// Bytes the file store may hold before eviction (`pickle_max_size`). Bounded by default
+  /// like the in-memory store: a cache must not fill a disk unless asked to (0 = unlimited,
+  /// an explicit opt-in). See docs/configuration.md.
+  std::uint64_t file_max_size = 1ull << 30;
   /// Address space the file store maps at first; the map doubles whenever it fills.
   std::uint64_t file_initial_map_size = 64ull << 20;
   /// MongoDB database and collection (`database_name`, `table_name`), as in cachette 0.1.x.

@@ -133,8 +133,9 @@ class CachetteConfig(BaseModel):
     tls_key_file: str | None = None
     # -- file backend (backend="pickle") --
     pickle_max_size: int = _core.DEFAULT_FILE_MAX_SIZE
-    """Bytes the file store may hold (int or "64MB"; 0 = unlimited); past it, the entries
-    that expire soonest are evicted. See docs/file-backend.md."""
+    """Bytes the file store may hold (int or "64MB"; default 1 GiB, None = the default,
+    0 = unlimited, an explicit opt-in); past it, the entries that expire soonest are
+    evicted. See docs/configuration.md and docs/file-backend.md."""
     pickle_strict: bool = False
     """A damaged store (truncated, corrupt pages) fails load_config with CachetteStorageError
     and is left untouched, instead of being moved aside and replaced by a fresh store."""
@@ -223,8 +224,10 @@ class CachetteConfig(BaseModel):
     @field_validator("pickle_max_size", mode="before")
     @classmethod
     def _pickle_max_size(cls, value: object) -> int:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
-            return 0
+        if value is None:  # unset (a settings field left empty): the bounded default
+            return _core.DEFAULT_FILE_MAX_SIZE
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+            return 0  # unlimited: only when asked for explicitly
         return parse_size("pickle_max_size", value)
 
     @field_validator("timeout", "connect_timeout", mode="before")

@@ -130,7 +130,7 @@ async def test_size_limit(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(0, 0), (None, 0), ("64MB", 64_000_000), (2**21, 2**21)]
+    ("value", "expected"), [(0, 0), (None, 1 << 30), ("64MB", 64_000_000), (2**21, 2**21)]
 )
 def test_pickle_max_size_values(tmp_path: Path, value: object, expected: int) -> None:
     load(tmp_path / "c.pkl", ("pickle_max_size", value))
