@@ -83,10 +83,10 @@ def primary_key(namespace: str, path: str, scheme: str, host: str, query: str) -
     and ``/`` and ``?`` in scheme and host, so the parts are read back at the first ``:``,
     ``:``, ``//`` and ``?``; variants append ``:<generation>:<digest>``, after the only
     unescaped ``:`` past the query's start."""
-    return (
-        f"http:{escape(namespace)}:{escape(path)}:"
-        f"{escape_authority(scheme)}//{escape_authority(host)}?{escape(query)}"
-    )
+    if scheme != "http" and scheme != "https":
+        scheme = escape_authority(scheme)
+    host = escape_authority(host)
+    return f"http:{escape(namespace)}:{escape(path)}:{scheme}//{host}?{escape(query)}"
 
 
 def path_prefix(namespace: str, path: str) -> str:
