@@ -137,6 +137,11 @@ class CachetteConfig(BaseModel):
     0 = unlimited, an explicit opt-in); past it, the entries that expire soonest are
     evicted. See docs/configuration.md and docs/file-backend.md."""
     pickle_strict: bool = False
+    #: Honour the request's Cache-Control (no-store, no-cache, max-age) in the ``Cachette``
+    #: that dependency injection builds with the request (docs/frameworks.md). A client then
+    #: decides, for its own request, whether the cache is read and written: turn it off where
+    #: the cache holds state the client must not skip (rate limits, lockout counters).
+    request_cache_control: bool = True
     """A damaged store (truncated, corrupt pages) fails load_config with CachetteStorageError
     and is left untouched, instead of being moved aside and replaced by a fresh store."""
     # -- end file backend --
@@ -243,7 +248,7 @@ class CachetteConfig(BaseModel):
             raise ValueError('The "pool_size" value must be an integer between 1 and 64.')
         return value
 
-    @field_validator("fail_open", "pickle_strict", mode="before")
+    @field_validator("fail_open", "pickle_strict", "request_cache_control", mode="before")
     @classmethod
     def _fail_open(cls, value: object, info: ValidationInfo) -> bool:
         if isinstance(value, bool):

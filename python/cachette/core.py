@@ -124,6 +124,9 @@ class _Runtime:
 
 
 _runtime = _Runtime(CachetteConfig())
+# The configuration's request_cache_control, read by every Cachette(request): a module global
+# costs less than reaching through the runtime on each construction.
+_honour_request = True
 
 
 def _after_fork_in_child() -> None:
@@ -170,7 +173,7 @@ class Cachette:
         self._no_read = False
         self._no_write = False
         self._max_age: int | None = None
-        if request is not None:
+        if request is not None and _honour_request:
             header = request.headers.get("cache-control")
             if header:
                 no_store, no_cache, max_age = _parse_cache_control(header)
@@ -208,7 +211,7 @@ class Cachette:
         ``BaseSettings``. Use it as a decorator at startup. Calling it again reconfigures the
         process: the previous backend is dropped (an in-memory cache starts empty) and the next
         operation opens the new one."""
-        global _runtime
+        global _runtime, _honour_request
         config = checked_config(settings())
         runtime = _Runtime(config)
         if config.backend in ("inmemory", "pickle"):
@@ -216,6 +219,7 @@ class Cachette:
             # force is replaced only once the new one has opened (a failure changes nothing).
             runtime.start()
         _runtime = runtime
+        _honour_request = config.request_cache_control
         return settings
 
     @classmethod

@@ -91,3 +91,44 @@ def test_cache_control_max_age(monkeypatch: Any) -> None:
         assert client.get("/k", headers={"Cache-Control": "max-age=1"}).text == "None"
         assert client.get("/k", headers={"Cache-Control": "max-age=0"}).text == "None"
         assert client.get("/k").text == "v1"
+
+
+def test_attack_client_cache_control_cannot_skip_a_lockout_counter_when_turned_off() -> None:
+    """An app that keeps a failed-login counter in the cache: a client sending
+    ``Cache-Control: no-store`` (or ``no-cache``) would have its own increments skipped or
+    its reads miss, and never be locked out. ``request_cache_control=False`` makes the
+    request's header irrelevant to the cache."""
+    Cachette.load_config(lambda: [("request_cache_control", False)])
+    app = FastAPI()
+
+    @app.post("/login", response_class=PlainTextResponse)
+    async def login(cachette: Cachette = Depends()) -> str:
+        failures = int(await cachette.fetch("failures:alice") or 0)
+        if failures >= 3:
+            return "locked"
+        await cachette.put("failures:alice", failures + 1)
+        return "wrong password"
+
+    with TestClient(app) as client:
+        answers = [
+            client.post("/login", headers={"Cache-Control": directive}).text
+            for directive in ("no-store", "no-cache", "max-age=0", "no-store", "no-cache")
+        ]
+    assert answers == ["wrong password"] * 3 + ["locked"] * 2
+
+
+def test_request_cache_control_is_honoured_by_default() -> None:
+    """The contract (docs/frameworks.md): by default the request's header is honoured, so the
+    same exchange as above is never locked out; this is what the option turns off."""
+    assert Cachette.config().request_cache_control is True
+    with TestClient(cache_control_app()) as client:
+        client.put("/k/v1")
+        assert client.get("/k", headers={"Cache-Control": "no-cache"}).text == "None"
+
+
+def test_request_cache_control_must_be_a_boolean() -> None:
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="request_cache_control"):
+        Cachette.load_config(lambda: [("request_cache_control", "maybe")])
