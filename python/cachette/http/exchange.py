@@ -156,7 +156,11 @@ class Exchange:
     async def _start(self, message: Message) -> None:
         cache = self.cache
         self.status = status = message["status"]
-        self.headers = headers = list(message.get("headers") or [])
+        # field names are case-insensitive, and BlackSheep or a raw ASGI app sends them as
+        # written (`Vary`, `Set-Cookie`, `Cache-Control`): every rule below compares lower
+        # case, so they are lowered once here (the miss path only; a hit reads stored fields,
+        # lowered when they were stored)
+        self.headers = headers = [(k.lower(), v) for k, v in message.get("headers") or ()]
         self.response_time = time.time()
         entry = self.entry
         if status == 304 and entry is not None and entry.has_validator:

@@ -476,7 +476,7 @@ class HttpCache:
         scheme = scope.get("scheme", "http")
         base = f"{scheme}://{host}{request_path(scope)}"
         for k, v in response_headers:
-            if k in (b"location", b"content-location"):
+            if k.lower() in (b"location", b"content-location"):  # an app may send `Location`
                 target = urlsplit(urljoin(base, v.decode("latin-1")))
                 if target.netloc == host and target.scheme == scheme:
                     path = canonical_path(target.path or "/")

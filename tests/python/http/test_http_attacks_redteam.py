@@ -1,0 +1,215 @@
+"""Holes a red-team probe found in the HTTP cache after issue 18, each test named after the
+attack it stops: header names in mixed case, response splitting through stored fields, a
+`;` in Cache-Control, eviction by an anonymous credentialed revalidation, and numbers too long
+for ``int``. Real BlackSheep, FastAPI and raw ASGI apps behind ``HttpCache``, driven with
+httpx through the ASGI transport; on the in-memory store and on a real Redis where the
+backend matters (``integration``, through scripts/with-services.sh)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from blacksheep import Application, Content
+from blacksheep import Request as BlackSheepRequest
+from blacksheep import Response as BlackSheepResponse
+from blacksheep.server.headers.cache import cache_control as blacksheep_cache_control
+
+from cachette import Cachette
+from cachette.http import HttpCache, cache_response
+
+Headers = list[tuple[bytes, bytes]]
+#: A request that takes whatever is stored, however stale, and never asks the app.
+ONLY_IF_CACHED = {"cache-control": "max-stale, only-if-cached"}
+
+
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://victim.example",
+    )
+
+
+@pytest.fixture(params=["inmemory", pytest.param("redis", marks=pytest.mark.integration)])
+def namespace(request: pytest.FixtureRequest) -> str:
+    """Configures the backend and answers a namespace of the test's own (Redis is shared)."""
+    if request.param == "redis":
+        url = os.environ.get("CACHETTE_TEST_REDIS_URL")
+        if not url:
+            pytest.fail("CACHETTE_TEST_REDIS_URL is not set: run through scripts/with-services.sh")
+        Cachette.load_config(lambda: [("backend", "redis"), ("redis_url", url)])
+    return f"t{uuid.uuid4().hex}"
+
+
+class RawApp:
+    """A raw ASGI app that answers every request with the status and header fields it is
+    given, byte for byte (no framework lowers or checks them), and counts its calls.
+    ``respond`` may pick the answer from the request's headers."""
+
+    def __init__(self, respond: Callable[[Headers], tuple[int, Headers, bytes]]) -> None:
+        self.respond = respond
+        self.calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.calls += 1
+        status, headers, body = self.respond(list(scope["headers"]))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+# -- 1. header names in mixed case -------------------------------------------------------------
+# BlackSheep sends response fields as the handler wrote them (`Vary`, `Set-Cookie`,
+# `Cache-Control`); so may any raw ASGI app. The cache compared lower-case names only.
+
+
+@pytest.fixture
+async def blacksheep_app() -> AsyncIterator[Application]:
+    app = Application()
+    app.use_cors(allow_methods="GET", allow_origins=["https://a.example", "https://b.example"])
+
+    @app.router.get("/cors")
+    @blacksheep_cache_control(max_age=60)
+    async def cors_page() -> BlackSheepResponse:
+        return BlackSheepResponse(200, [], Content(b"text/plain", b"data"))
+
+    @app.router.get("/lang")
+    @blacksheep_cache_control(max_age=60)
+    async def lang(request: BlackSheepRequest) -> BlackSheepResponse:
+        chosen = (request.get_first_header(b"accept-language") or b"en").decode()
+        return BlackSheepResponse(
+            200, [(b"Vary", b"Accept-Language")], Content(b"text/plain", chosen.encode())
+        )
+
+    @app.router.get("/login")
+    @blacksheep_cache_control(max_age=60)
+    async def login(request: BlackSheepRequest) -> BlackSheepResponse:
+        user = request.query.get("u", ["anon"])[0]
+        return BlackSheepResponse(
+            200, [(b"Set-Cookie", f"sid={user}".encode())], Content(b"text/plain", b"welcome")
+        )
+
+    @app.router.get("/me")
+    @cache_response(ttl=60)
+    async def me(request: BlackSheepRequest) -> BlackSheepResponse:
+        user = (request.get_first_header(b"x-user") or b"anon").decode()
+        return BlackSheepResponse(
+            200, [(b"Cache-Control", b"private")], Content(b"text/plain", f"of {user}".encode())
+        )
+
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def test_attack_capitalised_vary_serves_another_origins_cors_header(
+    blacksheep_app: Application, namespace: str
+) -> None:
+    """BlackSheep's CORS middleware answers `Vary: Origin` with the caller's origin in
+    Access-Control-Allow-Origin: origin b must not get the header made for origin a."""
+    async with client_for(HttpCache(blacksheep_app, namespace=namespace)) as client:
+        first = await client.get("/cors", headers={"origin": "https://a.example"})
+        assert first.headers["access-control-allow-origin"] == "https://a.example"
+        second = await client.get("/cors", headers={"origin": "https://b.example"})
+    assert second.headers.get("access-control-allow-origin") == "https://b.example"
+
+
+async def test_attack_capitalised_vary_serves_another_language(
+    blacksheep_app: Application, namespace: str
+) -> None:
+    async with client_for(HttpCache(blacksheep_app, namespace=namespace)) as client:
+        await client.get("/lang", headers={"accept-language": "xx-attacker"})
+        victim = await client.get("/lang", headers={"accept-language": "fr"})
+        again = await client.get("/lang", headers={"accept-language": "fr"})
+    assert victim.text == "fr"
+    assert again.text == "fr" and "age" in again.headers  # each variant is still cached
+
+
+async def test_attack_capitalised_set_cookie_is_stored_and_replayed(
+    blacksheep_app: Application, namespace: str
+) -> None:
+    """Session fixation: the attacker's Set-Cookie, stored with the page, reaches the next
+    visitor of the URL."""
+    async with client_for(HttpCache(blacksheep_app, namespace=namespace)) as client:
+        attacker = await client.get("/login?u=attacker-session")
+        assert attacker.headers["set-cookie"] == "sid=attacker-session"
+        victim = await client.get("/login?u=attacker-session", headers=ONLY_IF_CACHED)
+    assert victim.status_code == 504  # nothing stored
+    assert "set-cookie" not in victim.headers
+
+
+async def test_attack_capitalised_private_is_ignored_under_ttl(
+    blacksheep_app: Application, namespace: str
+) -> None:
+    async with client_for(HttpCache(blacksheep_app, namespace=namespace)) as client:
+        await client.get("/me", headers={"x-user": "alice"})
+        bob = await client.get("/me", headers={"x-user": "bob"})
+        stale = await client.get("/me", headers=ONLY_IF_CACHED)
+    assert bob.text == "of bob"
+    assert "alice" not in stale.text
+
+
+@pytest.mark.parametrize("name", [b"Cache-Control", b"CACHE-CONTROL", b"cache-Control"])
+@pytest.mark.parametrize("directive", [b"no-store", b"private"])
+async def test_attack_capitalised_cache_control_from_raw_asgi_app_is_ignored(
+    namespace: str, name: bytes, directive: bytes
+) -> None:
+    def respond(headers: Headers) -> tuple[int, Headers, bytes]:
+        user = dict(headers).get(b"x-user", b"anon")
+        fields = [(b"Content-Type", b"text/plain"), (name, directive)]
+        return 200, fields, b"page of " + user
+
+    app = RawApp(respond)
+    # ttl would make the page storable if the directive were missed
+    async with client_for(HttpCache(app, namespace=namespace, ttl=60)) as client:
+        await client.get("/page", headers={"x-user": "alice"})
+        other = await client.get("/page", headers=ONLY_IF_CACHED)
+    assert other.status_code == 504  # nothing stored: the app is not asked
+    assert "alice" not in other.text
+
+
+async def test_attack_capitalised_set_cookie_on_304_reaches_next_user(namespace: str) -> None:
+    """A raw ASGI app answers the cache's revalidation 304 with `Set-Cookie`: it must not be
+    merged into the stored entry and replayed."""
+
+    def respond(headers: Headers) -> tuple[int, Headers, bytes]:
+        fields: Headers = [(b"ETag", b'"v1"'), (b"Cache-Control", b"max-age=60")]
+        if dict(headers).get(b"if-none-match") == b'"v1"':
+            return 304, [*fields, (b"Set-Cookie", b"sid=first-user")], b""
+        return 200, [*fields, (b"Content-Type", b"text/plain")], b"shared page"
+
+    app = RawApp(respond)
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        assert (await client.get("/page")).text == "shared page"
+        first = await client.get("/page", headers={"cache-control": "no-cache"})
+        assert first.headers.get("set-cookie") == "sid=first-user"
+        victim = await client.get("/page", headers={"cache-control": "max-stale"})
+    assert "set-cookie" not in victim.headers
+
+
+async def test_attack_capitalised_location_escapes_invalidation(namespace: str) -> None:
+    """A POST answered with `Location: /items/1` (as written) must invalidate /items/1."""
+    version = {"n": 1}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["method"] == "POST":
+            version["n"] += 1
+            fields: Headers = [(b"Location", b"/items/1"), (b"Content-Location", b"/items/2")]
+            await send({"type": "http.response.start", "status": 201, "headers": fields})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = f"{scope['path']} v{version['n']}".encode()
+        fields = [(b"cache-control", b"max-age=600"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": fields})
+        await send({"type": "http.response.body", "body": body})
+
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        assert (await client.get("/items/1")).text == "/items/1 v1"
+        assert (await client.get("/items/2")).text == "/items/2 v1"
+        assert (await client.post("/items")).status_code == 201
+        one = await client.get("/items/1")
+        two = await client.get("/items/2")
+    assert (one.text, two.text) == ("/items/1 v2", "/items/2 v2")
