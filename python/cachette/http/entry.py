@@ -67,7 +67,14 @@ class VaryIndex:
 
 
 def encode_entry(entry: Entry) -> bytes:
-    blob = b"\n".join(k + b"\0" + v for k, v in entry.headers)
+    """The stored form. Fields are joined with LF and each name is ended by NUL, which the
+    HTTP grammar forbids in field names and values; the cache never stores a response with
+    them (``exchange.malformed_fields``), and a field that holds one anyway is refused here
+    rather than written in a form that would decode as other fields (response splitting)."""
+    headers = entry.headers
+    blob = b"\n".join(k + b"\0" + v for k, v in headers)
+    if headers and (blob.count(b"\n") != len(headers) - 1 or blob.count(b"\0") != len(headers)):
+        raise ValueError("a stored header field may not contain LF or NUL")
     return (
         _LAYOUT.pack(
             _ENTRY,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from cachette.http.store import vary_names
 if TYPE_CHECKING:
     from cachette.http.middleware import HttpCache
 
-__all__ = ["Exchange", "body_etag"]
+__all__ = ["Exchange", "body_etag", "malformed_fields"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -59,6 +60,21 @@ _NOT_UPDATED = _HOP_BY_HOP | {
 }
 #: Origin statuses a stale entry may replace (RFC 5861 stale-if-error).
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
+#: A field name (RFC 9110 §5.1: a token; lower case by then).
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+#: What a field value may not hold (RFC 9110 §5.5): controls other than HTAB, among them CR,
+#: LF and NUL, which would end the field (and the stored form's separators).
+_FIELD_VALUE_FORBIDDEN = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def malformed_fields(headers: Headers) -> bool:
+    """True when a field name is not a token or a value holds a control character: the
+    server would refuse to send such a response, and storing it could replay the attacker's
+    fields to the next visitor (response splitting), so it is never stored."""
+    return any(
+        _FIELD_NAME.fullmatch(k) is None or _FIELD_VALUE_FORBIDDEN.search(v) is not None
+        for k, v in headers
+    )
 
 
 def body_etag(body: bytes) -> bytes:
@@ -233,6 +249,8 @@ class Exchange:
             has_validator=any(k in (b"etag", b"last-modified") for k, _ in headers),
             has_set_cookie=has_set_cookie,
         )
+        if self.refusal is None and malformed_fields(headers):
+            self.refusal = Refusal.MALFORMED_FIELD  # checked last: only what would be stored
         if self.refusal is not None:
             return False
         self.facts = facts
@@ -297,7 +315,7 @@ class Exchange:
             answer, updated = self._updated_entry(self.entry)
             if updated is not None:
                 await self._save(updated)
-            elif not request.directives.no_store:
+            elif not request.directives.no_store and self.refusal is not Refusal.MALFORMED_FIELD:
                 # the 304 makes the response one we would not store (no-store, private,
                 # Set-Cookie under "bypass", a credentialed request...): stop serving it
                 await cache.store.invalidate_key(self.key)
@@ -407,6 +425,11 @@ class Exchange:
             )
 
         answer = build(merged)
+        if malformed_fields(self.headers):
+            # never merged (it would be stored, then replayed split); the stored entry is
+            # left as it was: nothing in it is withdrawn
+            self.refusal = Refusal.MALFORMED_FIELD
+            return answer, None
         self.refusal = self._refusal(
             entry.status,
             merged,

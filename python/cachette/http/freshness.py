@@ -99,6 +99,7 @@ class Refusal(enum.Enum):
     EVENT_STREAM = "text/event-stream is streamed, never held"
     VARY_STAR = "Vary: * never matches a later request"
     NOT_REUSABLE = "no freshness and no validator from the origin: nothing could reuse it"
+    MALFORMED_FIELD = "a field name or value the HTTP grammar forbids (CR, LF, NUL...)"
 
 
 def ttl_applies(status: int) -> bool:

@@ -18,9 +18,12 @@ from blacksheep import Application, Content
 from blacksheep import Request as BlackSheepRequest
 from blacksheep import Response as BlackSheepResponse
 from blacksheep.server.headers.cache import cache_control as blacksheep_cache_control
+from fastapi import FastAPI
+from starlette.responses import Response
 
 from cachette import Cachette
 from cachette.http import HttpCache, cache_response
+from cachette.http.entry import Entry, decode_record, encode_entry
 
 Headers = list[tuple[bytes, bytes]]
 #: A request that takes whatever is stored, however stale, and never asks the app.
@@ -213,3 +216,80 @@ async def test_attack_capitalised_location_escapes_invalidation(namespace: str) 
         one = await client.get("/items/1")
         two = await client.get("/items/2")
     assert (one.text, two.text) == ("/items/1 v2", "/items/2 v2")
+
+
+# -- 2. response splitting through stored header fields ----------------------------------------
+# The app copies request data into a response field. A server refuses to send CR, LF or NUL,
+# but the cache stores the response before it is sent: a stored form that separates fields
+# with them would replay the attacker's fields (a Set-Cookie) to every later visitor.
+
+
+def echo_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/echo")
+    async def echo(v: str = "") -> Response:
+        return Response("ok", headers={"x-v": v, "cache-control": "public, max-age=60"})
+
+    return app
+
+
+@pytest.mark.parametrize("separator", ["%0A", "%0D%0A", "%00", "%0D", "%0B"])
+async def test_attack_response_splitting_through_reflected_header_value(
+    namespace: str, separator: str
+) -> None:
+    page = f"/echo?v=a{separator}set-cookie%00sid=evil{separator}x"
+    async with client_for(HttpCache(echo_app(), namespace=namespace)) as client:
+        await client.get(page)
+        victim = await client.get(page, headers=ONLY_IF_CACHED)
+        plain = await client.get("/echo?v=plain")
+        reused = await client.get("/echo?v=plain", headers=ONLY_IF_CACHED)
+    assert victim.status_code == 504  # not stored
+    assert "set-cookie" not in victim.headers
+    assert (plain.text, reused.status_code) == ("ok", 200)  # well-formed fields still are
+
+
+@pytest.mark.parametrize(
+    "name", [b"x-v\nset-cookie\x00sid=evil", b"x-v\x00sid=evil", b"x v", b"x-v:", b"x-\xe9"]
+)
+async def test_attack_response_splitting_through_field_name(namespace: str, name: bytes) -> None:
+    app = RawApp(lambda _: (200, [(b"cache-control", b"max-age=60"), (name, b"a")], b"page"))
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        await client.get("/page")
+        victim = await client.get("/page", headers=ONLY_IF_CACHED)
+    assert victim.status_code == 504
+    assert "set-cookie" not in victim.headers
+
+
+async def test_attack_response_splitting_through_304_merged_into_entry(namespace: str) -> None:
+    """The 304 that revalidates a stored entry reflects request data in a field: it must not
+    be merged into the entry (which is left as it was)."""
+
+    def respond(headers: Headers) -> tuple[int, Headers, bytes]:
+        fields: Headers = [(b"etag", b'"v1"'), (b"cache-control", b"max-age=60")]
+        if dict(headers).get(b"if-none-match") == b'"v1"':
+            injected = dict(headers).get(b"x-lang", b"en")
+            return 304, [*fields, (b"content-language", injected)], b""
+        return 200, [*fields, (b"content-language", b"en")], b"shared page"
+
+    app = RawApp(respond)
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        await client.get("/page")
+        attack = {"cache-control": "no-cache", "x-lang": "en\nset-cookie\x00sid=evil"}
+        await client.get("/page", headers=attack)
+        victim = await client.get("/page", headers=ONLY_IF_CACHED)
+    assert (victim.status_code, victim.text) == (200, "shared page")  # the entry is kept
+    assert victim.headers["content-language"] == "en"
+    assert "set-cookie" not in victim.headers
+
+
+def test_stored_form_refuses_fields_that_would_split() -> None:
+    def entry(headers: Headers) -> Entry:
+        return Entry(200, headers, b"body", 0.0, 0.0, 0.0, 60.0)
+
+    fields = [(b"content-type", b"text/plain"), (b"x-v", b"a\tb")]
+    decoded = decode_record(encode_entry(entry(fields)))
+    assert isinstance(decoded, Entry) and decoded.headers == fields
+    for bad in [(b"x-v", b"a\nset-cookie\x00sid=evil"), (b"x\x00y", b"a"), (b"x\ny", b"a")]:
+        with pytest.raises(ValueError):
+            encode_entry(entry([*fields, bad]))
