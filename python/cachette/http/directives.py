@@ -8,6 +8,7 @@ makes its directive count as stale-forcing where §4.2.1 says so) and strict els
 from __future__ import annotations
 
 import calendar
+import re
 from email.utils import parsedate_tz
 
 __all__ = [
@@ -27,9 +28,18 @@ CacheControl = dict[str, "str | None"]
 """Directive name (lower case) -> argument (unquoted) or None when it has none."""
 
 
+#: Directives honoured wherever they appear as a word of their own, even where the syntax
+#: is broken (``max-age=600; private``, a `;` typed for a `,`): both only restrict.
+_RESTRICTIVE = ("private", "no-store")
+_WORDS = re.compile(r"[^,;\s]+")
+
+
 def parse_cache_control(values: list[str] | str | None) -> CacheControl:
     """Directives of one or more Cache-Control field lines. A directive given twice keeps
-    its first value, except that a valueless repeat does not erase an argument."""
+    its first value, except that a valueless repeat does not erase an argument. ``private``
+    and ``no-store`` count wherever they stand as a word between `,`, `;` or spaces: a
+    malformed field that names them is taken to mean them (a `;` typed for a `,` would
+    otherwise hide ``private`` inside the argument of ``max-age``)."""
     if not values:
         return {}
     if isinstance(values, list):
@@ -40,6 +50,11 @@ def parse_cache_control(values: list[str] | str | None) -> CacheControl:
             result[name] = arg
         elif result[name] is None and arg is not None:
             result[name] = arg
+    lowered = values.lower()
+    if any(word in lowered and word not in result for word in _RESTRICTIVE):
+        for word in _WORDS.findall(lowered):
+            if word in _RESTRICTIVE and word not in result:
+                result[word] = None
     return result
 
 

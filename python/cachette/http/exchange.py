@@ -227,7 +227,7 @@ class Exchange:
         )
         ttl = options.ttl if options.ttl is not None else cache.defaults.ttl
         explicit = facts.explicit
-        if not explicit and ttl is not None and ttl_applies(status):
+        if not explicit and not facts.malformed and ttl is not None and ttl_applies(status):
             facts.lifetime = float(ttl)
             facts.heuristic = False
             explicit = True
@@ -402,7 +402,7 @@ class Exchange:
         )
         lifetime = facts.lifetime
         explicit = facts.explicit
-        if not facts.explicit and not facts.heuristic:
+        if not facts.explicit and not facts.heuristic and not facts.malformed:
             options = self.slot.options or cache.defaults
             ttl = options.ttl if options.ttl is not None else cache.defaults.ttl
             explicit = ttl is not None and ttl_applies(entry.status)

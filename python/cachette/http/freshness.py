@@ -153,7 +153,8 @@ def refusal(
     if shared and "private" in response_cc and response_cc["private"] is None:
         return Refusal.PRIVATE
     if shared and (has_authorization or has_cookie):
-        shareable = "public" in response_cc or "s-maxage" in response_cc
+        # a malformed s-maxage does not vouch for sharing
+        shareable = "public" in response_cc or parse_delta(response_cc.get("s-maxage")) is not None
         if credentialed == "rfc9111":
             shareable = not has_authorization or shareable or "must-revalidate" in response_cc
         if not shareable:
@@ -213,6 +214,10 @@ class FreshnessFacts:
     stale_while_revalidate: float
     stale_if_error: float
     initial_age: float
+    #: the s-maxage or max-age that decides is not delta-seconds: no explicit freshness, no
+    #: heuristic and no ``ttl`` (stale, RFC 9111 §4.2.1), so it is stored only with a
+    #: validator or ``public``
+    malformed: bool = False
 
 
 def response_facts(
@@ -231,11 +236,16 @@ def response_facts(
     date_value = date if date is not None else response_time
     explicit = True
     heuristic = False
+    malformed = False
     lifetime = 0.0
-    if shared and "s-maxage" in response_cc:
-        lifetime = float(parse_delta(response_cc["s-maxage"]) or 0)
-    elif "max-age" in response_cc:
-        lifetime = float(parse_delta(response_cc["max-age"]) or 0)
+    governing = "s-maxage" if shared and "s-maxage" in response_cc else "max-age"
+    if governing in response_cc:
+        delta = parse_delta(response_cc[governing])
+        if delta is None:  # `max-age=600; private`, `max-age=abc`: stale, and not explicit
+            explicit = False
+            malformed = True
+        else:
+            lifetime = float(delta)
     else:
         expires = _values(headers, b"expires")
         if expires:
@@ -269,7 +279,7 @@ def response_facts(
     apparent_age = max(0.0, response_time - date_value)
     response_delay = max(0.0, response_time - request_time)
     initial_age = max(apparent_age, age_value + response_delay)
-    return FreshnessFacts(lifetime, explicit, heuristic, flags, swr, sie, initial_age)
+    return FreshnessFacts(lifetime, explicit, heuristic, flags, swr, sie, initial_age, malformed)
 
 
 class Decision(enum.Enum):

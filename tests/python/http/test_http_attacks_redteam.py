@@ -19,11 +19,14 @@ from blacksheep import Request as BlackSheepRequest
 from blacksheep import Response as BlackSheepResponse
 from blacksheep.server.headers.cache import cache_control as blacksheep_cache_control
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.responses import Response
 
 from cachette import Cachette
 from cachette.http import HttpCache, cache_response
+from cachette.http.directives import parse_cache_control
 from cachette.http.entry import Entry, decode_record, encode_entry
+from cachette.http.freshness import response_facts
 
 Headers = list[tuple[bytes, bytes]]
 #: A request that takes whatever is stored, however stale, and never asks the app.
@@ -293,3 +296,72 @@ def test_stored_form_refuses_fields_that_would_split() -> None:
     for bad in [(b"x-v", b"a\nset-cookie\x00sid=evil"), (b"x\x00y", b"a"), (b"x\ny", b"a")]:
         with pytest.raises(ValueError):
             encode_entry(entry([*fields, bad]))
+
+
+# -- 3. a `;` typed for a `,` in Cache-Control -------------------------------------------------
+# `max-age=600; private` parsed as one directive lost `private`, and the unparseable max-age
+# counted as explicit freshness (lifetime 0): the page was stored, and any max-stale or
+# only-if-cached request got another user's page.
+
+
+def account_app(cache_control: str) -> FastAPI:
+    """A page chosen by an API key the app does not list in Vary; it says `private` (or
+    `no-store`) with a `;` where a `,` belongs."""
+    app = FastAPI()
+
+    @app.get("/account")
+    async def account(request: Request) -> Response:
+        who = request.headers.get("x-api-key", "anon")
+        return Response(f"account of {who}", headers={"cache-control": cache_control})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "cache_control",
+    [
+        "max-age=600; private",
+        "max-age=600;private",
+        "s-maxage=600; private",
+        "max-age=600; no-store",
+        "public, max-age=600; no-store",
+        "max-age=600 private",
+    ],
+)
+async def test_attack_semicolon_in_cache_control_hides_private(
+    namespace: str, cache_control: str
+) -> None:
+    async with client_for(HttpCache(account_app(cache_control), namespace=namespace)) as client:
+        await client.get("/account", headers={"x-api-key": "alice"})
+        bob = await client.get(
+            "/account", headers={"x-api-key": "bob", "cache-control": "max-stale"}
+        )
+        anyone = await client.get("/account", headers=ONLY_IF_CACHED)
+    assert bob.text == "account of bob"
+    assert anyone.status_code == 504 and "alice" not in anyone.text
+
+
+@pytest.mark.parametrize("cache_control", ["max-age=abc", "max-age=600 days", "s-maxage=1.5"])
+async def test_attack_malformed_max_age_stores_page_without_freshness(
+    namespace: str, cache_control: str
+) -> None:
+    """An unparseable max-age (or s-maxage) is no explicit freshness: a page without a
+    validator is not stored, with or without `ttl`, so max-stale cannot fetch it."""
+    app = account_app(cache_control)
+    for cache in (HttpCache(app, namespace=namespace), HttpCache(app, namespace=namespace, ttl=60)):
+        async with client_for(cache) as client:
+            await client.get("/account", headers={"x-api-key": "alice"})
+            anyone = await client.get("/account", headers=ONLY_IF_CACHED)
+        assert anyone.status_code == 504 and "alice" not in anyone.text
+
+
+def test_restrictive_directives_count_wherever_they_stand() -> None:
+    assert parse_cache_control("max-age=600; private") == {
+        "max-age": "600; private",
+        "private": None,
+    }
+    assert "no-store" in parse_cache_control(["public", "max-age=60;no-store"])
+    assert parse_cache_control('private="set-cookie"') == {"private": "set-cookie"}
+    assert "private" not in parse_cache_control("x-private=1, max-age=60")
+    facts = response_facts(200, [], parse_cache_control("max-age=600; public"), 0.0, 0.0)
+    assert (facts.explicit, facts.malformed, facts.lifetime) == (False, True, 0.0)
