@@ -60,6 +60,11 @@ _NOT_UPDATED = _HOP_BY_HOP | {
 }
 #: Origin statuses a stale entry may replace (RFC 5861 stale-if-error).
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
+#: Refusals of a 304's update that withdraw the stored response itself: the entry is removed.
+#: The others (credentials in the request, a malformed field) leave it unmerged and in place.
+_WITHDRAWN = frozenset(
+    {Refusal.NO_STORE, Refusal.PRIVATE, Refusal.SET_COOKIE, Refusal.EVENT_STREAM, Refusal.VARY_STAR}
+)
 #: A field name (RFC 9110 §5.1: a token; lower case by then).
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 #: What a field value may not hold (RFC 9110 §5.5): controls other than HTAB, among them CR,
@@ -315,9 +320,11 @@ class Exchange:
             answer, updated = self._updated_entry(self.entry)
             if updated is not None:
                 await self._save(updated)
-            elif not request.directives.no_store and self.refusal is not Refusal.MALFORMED_FIELD:
-                # the 304 makes the response one we would not store (no-store, private,
-                # Set-Cookie under "bypass", a credentialed request...): stop serving it
+            elif not request.directives.no_store and self.refusal in _WITHDRAWN:
+                # the 304 makes the response itself one we would not store (no-store,
+                # private, Set-Cookie under "bypass", Vary: *): stop serving it. A refusal
+                # about this request (credentials) or a malformed 304 leaves the entry as it
+                # was, unmerged: anyone could send Cookie with no-cache to evict it
                 await cache.store.invalidate_key(self.key)
             await serve(answer, request, self.client, self.method)
             return

@@ -365,3 +365,41 @@ def test_restrictive_directives_count_wherever_they_stand() -> None:
     assert "private" not in parse_cache_control("x-private=1, max-age=60")
     facts = response_facts(200, [], parse_cache_control("max-age=600; public"), 0.0, 0.0)
     assert (facts.explicit, facts.malformed, facts.lifetime) == (False, True, 0.0)
+
+
+# -- 4. eviction by an anonymous credentialed revalidation -------------------------------------
+# Any client could send `Cookie` (or `Authorization`) with `no-cache`: the 304 to that
+# revalidation is refused for credentials, and the shared entry used to be removed with it.
+
+
+def shared_page_app() -> tuple[FastAPI, dict[str, int]]:
+    app = FastAPI()
+    calls = {"n": 0}
+
+    @app.get("/page")
+    async def page(request: Request) -> Response:
+        calls["n"] += 1
+        fields = {"etag": '"v1"', "cache-control": "max-age=60"}
+        if request.headers.get("if-none-match") == '"v1"':
+            session = request.cookies.get("sid") or request.headers.get("authorization", "")
+            return Response(status_code=304, headers={**fields, "x-session": session})
+        return Response(f"shared page #{calls['n']}", headers=fields)
+
+    return app, calls
+
+
+@pytest.mark.parametrize(
+    "credential", [{"cookie": "sid=attacker"}, {"authorization": "Bearer attacker"}]
+)
+async def test_attack_credentialed_no_cache_request_evicts_shared_entry(
+    namespace: str, credential: dict[str, str]
+) -> None:
+    app, calls = shared_page_app()
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        first = await client.get("/page")
+        attacker = await client.get("/page", headers={**credential, "cache-control": "no-cache"})
+        assert attacker.status_code == 200 and attacker.text == first.text
+        victim = await client.get("/page")
+    assert calls["n"] == 2  # the victim was answered from the cache
+    assert victim.text == first.text == "shared page #1"
+    assert "x-session" not in victim.headers  # and the 304 was not merged into the entry
