@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Final
 
-__all__ = ["Breaker", "Budget", "HealthCounters", "RateLimitedLog", "current_budget", "discard"]
+__all__ = ["REQUEST_BUDGET", "Breaker", "Budget", "HealthCounters", "RateLimitedLog", "discard"]
 
 #: Consecutive timeouts that open the breaker.
 BREAKER_THRESHOLD: Final = 3
@@ -36,13 +36,10 @@ class Budget:
         self.left = timeout if left is None else left
 
 
-_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
+#: The budget of the request (or background revalidation) running in this context.
+REQUEST_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
     "cachette_http_budget", default=None
 )
-
-
-def current_budget() -> contextvars.ContextVar[Budget | None]:
-    return _budget
 
 
 class HealthCounters:

@@ -20,7 +20,7 @@ from cachette.exceptions import CachetteValueError
 from cachette.http.entry import Entry
 from cachette.http.exchange import Exchange, body_etag
 from cachette.http.freshness import Decision, RequestDirectives, decide, stale_if_error_allows
-from cachette.http.health import Budget, current_budget
+from cachette.http.health import REQUEST_BUDGET, Budget
 from cachette.http.invalidate import invalidate_namespace, invalidate_path, invalidate_url
 from cachette.http.keys import (
     ROUTING_FIELDS,
@@ -29,10 +29,17 @@ from cachette.http.keys import (
     request_path,
     scope_key,
     screen,
+    screened_key,
 )
 from cachette.http.route import RouteOptions, current_route_slot, new_slot
 from cachette.http.serve import Headers, Message, Request, Send, send_status, serve
-from cachette.http.store import GENERATION_TTL, ResponseStore, canonical_path, primary_key
+from cachette.http.store import (
+    GENERATION_TTL,
+    ResponseStore,
+    canonical_path,
+    key_prefix,
+    primary_key,
+)
 from cachette.http.store import generation_keys as store_generation_keys
 from cachette.stampede import run_once
 
@@ -155,6 +162,7 @@ class HttpCache:
         self.heuristic_fraction = heuristic_fraction
         self.heuristic_max = heuristic_max
         self.routing_headers = routing_headers
+        self._key_prefix = key_prefix(namespace)
         self.store = ResponseStore(fail_open, ROUTING_FIELDS if routing_headers == "key" else ())
         self.surrogate = surrogate
         self._capability = (
@@ -200,15 +208,16 @@ class HttpCache:
             return
         method = scope["method"]
         cached = method == "GET" or method == "HEAD"
+        body = screened.body
         if cached and screened.unsafe and self.routing_headers != "ignore":
             cached = False  # X-HTTP-Method-Override: DELETE: the app does a DELETE
         elif not cached and method in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        elif cached and not screened.body and scope.get("http_version", "1.1")[0] != "1":
+        elif cached and not body and scope.get("http_version", "1.1")[0] != "1":
             # HTTP/2 and 3 need no Content-Length for a body: look at the first message
-            receive, screened.body = await _peek_body(receive)
-        if cached and (screened.body or (screened.routed and self.routing_headers == "bypass")):
+            receive, body = await _peek_body(receive)
+        if cached and (body or (screened.routed and self.routing_headers == "bypass")):
             await self.app(scope, receive, send)  # a body, or a field the key leaves out
             return
         store = self.store
@@ -226,14 +235,14 @@ class HttpCache:
             else:
                 await self._unsafe(scope, receive, send, screened)
             return
-        budget_token = current_budget().set(budget)
+        budget_token = REQUEST_BUDGET.set(budget)
         try:
             if cached:
                 await self._cached(scope, receive, send, method, screened)
             else:
                 await self._unsafe(scope, receive, send, screened)
         finally:
-            current_budget().reset(budget_token)
+            REQUEST_BUDGET.reset(budget_token)
 
     def _key(self, path: str, scheme: str, host: str, query: str) -> str:
         return primary_key(self.namespace, path, scheme, host if self.key_host else "", query)
@@ -244,7 +253,7 @@ class HttpCache:
         headers: Headers = scope["headers"]
         request = Request(headers)
         directives = request.directives
-        key = scope_key(self.namespace, scope, screened.host, self.key_host)
+        key = screened_key(self._key_prefix, scope, screened.key_host, self.key_host)
         routed = screened.routed and self.routing_headers == "key"
         entry, flight_key = await self.store.lookup(key, headers, routed)
         if entry is not None:
@@ -411,7 +420,7 @@ class HttpCache:
         task.add_done_callback(self._background.discard)
 
     async def _revalidate(self, scope: Scope, key: str, flight_key: str, entry: Entry) -> None:
-        current_budget().set(self.store.budget())  # its own, not the request's that started it
+        REQUEST_BUDGET.set(self.store.budget())  # its own, not the request's that started it
         finished = asyncio.Event()
         requested = False
 

@@ -24,21 +24,23 @@ from cachette.backends import Backend
 from cachette.http.entry import Entry, VaryIndex, decode_record, encode_entry, encode_vary_index
 from cachette.http.health import (
     BREAKER_COOLDOWN,
+    REQUEST_BUDGET,
     Breaker,
     Budget,
     HealthCounters,
     RateLimitedLog,
-    current_budget,
     discard,
     needs_cut,
 )
 
 __all__ = [
     "ResponseStore",
+    "build_key",
     "canonical_path",
     "encode_path",
     "escape",
     "escape_authority",
+    "key_prefix",
     "primary_key",
 ]
 
@@ -83,10 +85,19 @@ def primary_key(namespace: str, path: str, scheme: str, host: str, query: str) -
     and ``/`` and ``?`` in scheme and host, so the parts are read back at the first ``:``,
     ``:``, ``//`` and ``?``; variants append ``:<generation>:<digest>``, after the only
     unescaped ``:`` past the query's start."""
+    return build_key(key_prefix(namespace), path, scheme, escape_authority(host), query)
+
+
+def key_prefix(namespace: str) -> str:
+    return f"http:{escape(namespace)}:"
+
+
+def build_key(prefix: str, path: str, scheme: str, escaped_host: str, query: str) -> str:
+    """``primary_key`` from a ``key_prefix`` and a host already through
+    ``escape_authority`` (the request path computes both once, not per request)."""
     if scheme != "http" and scheme != "https":
         scheme = escape_authority(scheme)
-    host = escape_authority(host)
-    return f"http:{escape(namespace)}:{escape(path)}:{scheme}//{host}?{escape(query)}"
+    return f"{prefix}{escape(path)}:{scheme}//{escaped_host}?{escape(query)}"
 
 
 def path_prefix(namespace: str, path: str) -> str:
@@ -181,7 +192,7 @@ class ResponseStore:
         return Budget(self.timeout())
 
     async def _guard(self, pending: Awaitable[T], fallback: T, what: str) -> T:
-        budget = current_budget().get() if self.fail_open else None
+        budget = REQUEST_BUDGET.get() if self.fail_open else None
         if budget is None:
             try:
                 return await pending
