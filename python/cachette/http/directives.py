@@ -23,6 +23,8 @@ __all__ = [
 
 #: Largest delta-seconds we keep (RFC 9111 §1.2.2: 2**31 stands for "infinity").
 MAX_DELTA = 2**31
+#: Digits beyond which a delta-seconds is MAX_DELTA without being converted.
+_DELTA_DIGITS = 10
 
 CacheControl = dict[str, "str | None"]
 """Directive name (lower case) -> argument (unquoted) or None when it has none."""
@@ -97,14 +99,17 @@ def _split_directives(text: str) -> list[tuple[str, str | None]]:
 
 
 def parse_delta(arg: str | None) -> int | None:
-    """delta-seconds (RFC 9111 §1.2.2): a non-negative integer, capped at 2**31; None when
-    absent or malformed."""
+    """delta-seconds (RFC 9111 §1.2.2): a non-negative integer, capped at 2**31 (however
+    many digits it has); None when absent or malformed."""
     if arg is None:
         return None
     arg = arg.strip()
     if not arg.isascii() or not arg.isdigit():
         return None
-    value = int(arg)
+    digits = arg.lstrip("0")
+    if len(digits) > _DELTA_DIGITS:
+        return MAX_DELTA  # never handed to int(): thousands of digits raise ValueError
+    value = int(digits or "0")
     return MAX_DELTA if value > MAX_DELTA else value
 
 

@@ -19,6 +19,8 @@ Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 _PLAIN = RequestDirectives()
+#: Most digits a byte position in a Range may have (10**18 bytes is far beyond any entry).
+_POSITION_DIGITS = 18
 #: Fields of a 304 answered from the cache (RFC 9110 §15.4.5).
 NOT_MODIFIED_FIELDS = frozenset(
     {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary", b"last-modified"}
@@ -129,6 +131,8 @@ def byte_range(spec: str, size: int) -> tuple[int, int] | None:
     if not dash:
         return None
     first_s, last_s = first_s.strip(), last_s.strip()
+    if len(first_s) > _POSITION_DIGITS or len(last_s) > _POSITION_DIGITS:
+        return None  # no stored body is that large; int() of thousands of digits would raise
     if not first_s:
         if not last_s.isdigit() or int(last_s) == 0:
             return None

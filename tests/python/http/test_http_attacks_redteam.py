@@ -24,9 +24,10 @@ from starlette.responses import Response
 
 from cachette import Cachette
 from cachette.http import HttpCache, cache_response
-from cachette.http.directives import parse_cache_control
+from cachette.http.directives import MAX_DELTA, parse_cache_control, parse_delta
 from cachette.http.entry import Entry, decode_record, encode_entry
 from cachette.http.freshness import response_facts
+from cachette.http.serve import byte_range
 
 Headers = list[tuple[bytes, bytes]]
 #: A request that takes whatever is stored, however stale, and never asks the app.
@@ -403,3 +404,60 @@ async def test_attack_credentialed_no_cache_request_evicts_shared_entry(
     assert calls["n"] == 2  # the victim was answered from the cache
     assert victim.text == first.text == "shared page #1"
     assert "x-session" not in victim.headers  # and the 304 was not merged into the entry
+
+
+# -- 5. numbers longer than int() accepts ------------------------------------------------------
+# Python refuses to convert a decimal string of more than 4,300 digits (ValueError): one such
+# number in a request directive or a Range was a 500 with a traceback.
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"cache-control": f"max-stale={HUGE}"},
+        {"cache-control": f"max-age={HUGE}"},
+        {"cache-control": f"min-fresh={HUGE}"},
+        {"cache-control": f"stale-if-error={HUGE}"},
+        {"cache-control": f"max-age=0, max-stale={'0' * 5000}1"},
+        {"range": f"bytes=0-{HUGE}"},
+        {"range": f"bytes=-{HUGE}"},
+        {"range": f"bytes={HUGE}-"},
+    ],
+    ids=["max-stale", "max-age", "min-fresh", "stale-if-error", "zeros", "last", "suffix", "first"],
+)
+async def test_attack_huge_number_in_request_is_a_server_error(
+    namespace: str, headers: dict[str, str]
+) -> None:
+    async with client_for(HttpCache(echo_app(), namespace=namespace)) as client:
+        assert (await client.get("/echo?v=a")).status_code == 200
+        reply = await client.get("/echo?v=a", headers=headers)
+    assert (reply.status_code, reply.text) == (200, "ok")  # a Range this long is ignored
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [(b"cache-control", f"max-age={HUGE}".encode())],
+        [(b"cache-control", f"s-maxage={HUGE}, stale-while-revalidate={HUGE}".encode())],
+        [(b"cache-control", b"max-age=60"), (b"age", HUGE.encode())],
+    ],
+    ids=["max-age", "s-maxage", "age"],
+)
+async def test_attack_huge_number_in_response_is_a_server_error(
+    namespace: str, fields: Headers
+) -> None:
+    app = RawApp(lambda _: (200, [(b"content-type", b"text/plain"), *fields], b"page"))
+    async with client_for(HttpCache(app, namespace=namespace)) as client:
+        first = await client.get("/page")
+        second = await client.get("/page")
+    assert (first.status_code, first.text, second.status_code) == (200, "page", 200)
+
+
+def test_long_delta_seconds_are_capped_not_converted() -> None:
+    assert parse_delta(HUGE) == MAX_DELTA
+    assert parse_delta("0" * 5000 + "5") == 5  # leading zeros do not make it "infinite"
+    assert parse_delta("9999999999") == MAX_DELTA and parse_delta("003600") == 3600
+    assert byte_range(f"bytes=0-{HUGE}", 100) is None
+    assert byte_range("bytes=0-999999999999999999", 100) == (0, 99)
