@@ -80,6 +80,11 @@ async def _peek_body(receive: Receive) -> tuple[Receive, bool]:
 class HttpCache:
     """Caches the responses of ``app`` by the rules of a shared HTTP cache.
 
+    More than one worker process (``uvicorn --workers 2``, gunicorn, several hosts) needs a
+    shared backend (Redis, Valkey, Memcached; the file store within one host): with the
+    in-memory default each process keeps its own entries, and a write invalidates only the
+    process that answered it; the others go on serving the old page until it expires.
+
     Args:
         app: the ASGI application (or endpoint) to cache.
         namespace: prefix of every key, for invalidation of a whole app at once.
