@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +40,12 @@ constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DE;
 constexpr std::uint32_t kLmdbDataVersion = 1;
 constexpr std::size_t kLmdbMetaOffset = 16;
 constexpr unsigned kMaxReaders = 1022;
+// LMDB's lock file begins with MDB_txninfo: its magic (the data file's) and format, the
+// reader mutex and counters in the first 64-byte cache line, the writer mutex at the start
+// of the second (lmdb 0.9, POSIX robust mutexes). Checked before use: see
+// locate_writer_mutex().
+constexpr std::size_t kWriterMutexOffset = 64;
+constexpr std::size_t kLockHeaderBytes = 4096;
 constexpr std::size_t kMaxIdleReaders = 64;
 constexpr std::uint64_t kMaxMapSize = 1ull << 42;
 constexpr const char* kDatabaseNames[] = {"entries", "expiry", "meta"};
@@ -284,7 +291,98 @@ void Environment::mark_damaged(const Damaged& e) {
   if (damage_.empty()) damage_ = e.what();
 }
 
+void Environment::rethrow_noting_damage(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Damaged& e) {
+    mark_damaged(e);
+    throw;
+  }
+}
+
+void Environment::lost_map(MDB_txn* txn) {
+  faulted_.store(true, std::memory_order_release);
+  if (txn != nullptr) {
+    // Releases the writer lock or the reader slot, when the lock file still holds them.
+    auto abort_txn = [txn] { mdb_txn_abort(txn); };
+    guarded(abort_txn);
+  }
+  fail(path_,
+       "was cut short while in use (SIGBUS: the file was truncated or its pages became "
+       "unreadable); its entries are lost, and the next operation opens the store again");
+}
+
+void Environment::lost_write() {
+  faulted_.store(true, std::memory_order_release);
+  if (writer_mutex_ != nullptr) {
+    auto release = [this] {
+      // Only while this thread holds it: a commit that got as far as ending its
+      // transaction has released it already.
+      if (writer_mutex_->__data.__owner == static_cast<int>(::gettid())) {
+        pthread_mutex_unlock(writer_mutex_);
+      }
+    };
+    guarded(release);
+  }
+  fail(path_,
+       "was cut short while in use (SIGBUS: the file was truncated or its pages became "
+       "unreadable); its entries are lost, and the next operation opens the store again");
+}
+
+void Environment::locate_writer_mutex() {
+  const std::string lock_path = path_ + "-lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  // The descriptor stays open as long as LMDB's: closing any descriptor of a file drops
+  // every POSIX lock the process holds on it, LMDB's own included.
+  void* map = ::mmap(nullptr, kLockHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    lock_fd_ = fd;  // closed with the environment, for the same reason
+    return;
+  }
+  auto* base = static_cast<unsigned char*>(map);
+  std::uint32_t magic = 0;
+  std::memcpy(&magic, base, sizeof magic);
+  auto* mutex = reinterpret_cast<pthread_mutex_t*>(base + kWriterMutexOffset);
+  lock_fd_ = fd;
+  if (magic == kLmdbMagic && mutex->__data.__owner == static_cast<int>(::gettid())) {
+    lock_map_ = map;
+    writer_mutex_ = mutex;
+  } else {
+    ::munmap(map, kLockHeaderBytes);
+  }
+}
+
+void Environment::recover() {
+  std::unique_lock lock(resize_mutex_);
+  if (!faulted_.load(std::memory_order_acquire)) return;  // another thread did it
+  install_fault_handler();  // again, in case another handler replaced ours since
+  if (env_ != nullptr) {
+    mdb_filehandle_t fd = -1;
+    struct stat mapped {};
+    if (mdb_env_get_fd(env_, &fd) == 0 && fd >= 0 && fstat(fd, &mapped) == 0) {
+      // Under the old file's flock, so that of several processes recovering at once only
+      // the first moves it aside (the others then find another file at the path).
+      FileLock flock(fd, path_);
+      struct stat now {};
+      if (::stat(path_.c_str(), &now) == 0 && now.st_dev == mapped.st_dev &&
+          now.st_ino == mapped.st_ino) {
+        if (strict_) {
+          faulted_.store(false, std::memory_order_release);
+          mark_damaged(Damaged("it was truncated while in use (pickle_strict: left untouched)"));
+          return;
+        }
+        move_aside("it was truncated while in use");
+      }
+    }
+    close_environment();
+  }
+  open_environment();
+  faulted_.store(false, std::memory_order_release);
+}
+
 void Environment::ensure_usable() {
+  if (faulted_.load(std::memory_order_acquire)) recover();
   if (!damaged_.load(std::memory_order_relaxed)) return;
   std::string why;
   {
@@ -297,11 +395,16 @@ void Environment::ensure_usable() {
 }
 
 Environment::Environment(const std::string& path, std::uint64_t initial_map_size, bool strict)
-    : path_(path) {
+    : path_(path), initial_map_size_(initial_map_size), strict_(strict) {
   std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
   fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
+  install_fault_handler();
+  open_environment();
+}
+
+void Environment::open_environment() {
   for (int attempt = 0;; ++attempt) {
-    if (open_checked(initial_map_size, strict)) break;
+    if (open_checked(initial_map_size_, strict_)) break;
     if (attempt == 1) fail(path_, "cannot start a fresh store in place of a damaged one");
   }
   int dead = 0;
@@ -314,11 +417,23 @@ Environment::Environment(const std::string& path, std::uint64_t initial_map_size
   try {
     open_databases();
   } catch (...) {
-    drop_idle_readers();
-    mdb_env_close(env_);
-    env_ = nullptr;
+    close_environment();
     throw;
   }
+}
+
+void Environment::close_environment() {
+  auto close = [this] {
+    drop_idle_readers();
+    mdb_env_close(env_);
+  };
+  guarded(close);  // cut short by a fault: what is left of the environment leaks
+  env_ = nullptr;
+  if (lock_map_ != nullptr) ::munmap(lock_map_, kLockHeaderBytes);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // after LMDB closed its own: no lock of ours left
+  lock_map_ = nullptr;
+  writer_mutex_ = nullptr;
+  lock_fd_ = -1;
 }
 
 bool Environment::open_checked(std::uint64_t initial_map_size, bool strict) {
@@ -430,6 +545,7 @@ void Environment::move_aside(const std::string& damage) {
   if (::rename(lock.c_str(), (aside + "-lock").c_str()) != 0 && errno != ENOENT) {
     ::unlink(lock.c_str());
   }
+  std::lock_guard note_lock(idle_mutex_);
   recovery_note_ = "file store '" + path_ + "' was damaged (" + damage + "); it was moved to '" +
                    aside + "' and a fresh, empty store was started";
 }
@@ -441,12 +557,28 @@ Environment::~Environment() {
     // would unmap an address LMDB no longer owns. Leak instead.
     return;
   }
-  drop_idle_readers();
-  mdb_env_close(env_);
+  close_environment();
 }
 
 void Environment::open_databases() {
-  auto [entries, expiry, meta] = write([&](MDB_txn* txn) {
+  // One plain transaction: a store just opened has room, and recover() calls this with
+  // resize_mutex_ held, where write() cannot run.
+  MDB_txn* txn = nullptr;
+  for (;;) {
+    const int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != MDB_MAP_RESIZED) {
+      check(rc, "begin a write transaction");
+      break;
+    }
+    remap(mapped_size_);  // another process grew the file since we mapped it
+  }
+  struct AbortUnlessCommitted {
+    MDB_txn*& txn;
+    ~AbortUnlessCommitted() {
+      if (txn != nullptr) mdb_txn_abort(txn);
+    }
+  } abort_unless_committed{txn};
+  auto [entries, expiry, meta] = [&] {
     MDB_dbi main_db = 0;
     check(mdb_dbi_open(txn, nullptr, 0, &main_db), "open the main database");
     MDB_cursor* cursor = nullptr;
@@ -484,17 +616,18 @@ void Environment::open_databases() {
       check(rc, "read the format record");
     }
     return std::tuple{dbis[0], dbis[1], dbis[2]};
-  });
+  }();
+  if (lock_fd_ < 0) locate_writer_mutex();  // this thread holds the writer lock now
+  check(mdb_txn_commit(std::exchange(txn, nullptr)), "commit");
   entries_ = entries;
   expiry_ = expiry;
   meta_ = meta;
 }
 
-std::uint64_t Environment::map_size() const {
+std::uint64_t Environment::map_size() {
   if (map_lost_.load(std::memory_order_relaxed)) return 0;
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  return info.me_mapsize;
+  std::shared_lock lock(resize_mutex_);
+  return mapped_size_;
 }
 
 void Environment::ensure_same_process() const {
@@ -542,9 +675,13 @@ void Environment::end_read(MDB_txn* txn) {
 }
 
 void Environment::drop_idle_readers() {
-  std::lock_guard lock(idle_mutex_);
-  for (MDB_txn* txn : idle_readers_) mdb_txn_abort(txn);
-  idle_readers_.clear();
+  std::vector<MDB_txn*> idle;
+  {
+    std::lock_guard lock(idle_mutex_);
+    idle.swap(idle_readers_);
+  }
+  // Outside the lock: aborting touches the lock file's map, which a fault may cut short.
+  for (MDB_txn* txn : idle) mdb_txn_abort(txn);
 }
 
 void Environment::adopt_map_size() {
@@ -558,8 +695,11 @@ void Environment::grow_map(std::uint64_t full_at) {
   if (full_at >= kMaxMapSize) {
     throw Error(Errc::store_full, "file store '" + path_ + "' cannot grow past 4 TiB");
   }
-  int dead = 0;
-  mdb_reader_check(env_, &dead);  // stale readers pin pages that could be reused
+  auto check_readers = [this] {
+    int dead = 0;
+    mdb_reader_check(env_, &dead);  // stale readers pin pages that could be reused
+  };
+  if (!guarded(check_readers)) lost_map(nullptr);
   // Doubling up to 1 GiB, then steps of a quarter, so that the file stays near what the
   // entries need; when the file system refuses a step, smaller ones are tried.
   const std::uint64_t step = full_at < (1ull << 30) ? full_at : full_at / 4;
@@ -612,7 +752,8 @@ bool Environment::make_room(std::uint64_t full_at, std::uint64_t stored_bytes) {
   {
     std::shared_lock lock(resize_mutex_);
     MDB_envinfo info{};
-    mdb_env_info(env_, &info);
+    auto read_info = [&] { mdb_env_info(env_, &info); };
+    if (!guarded(read_info)) lost_map(nullptr);
     const std::uint64_t pages = mapped_size_ / page_size_;
     const std::uint64_t used = static_cast<std::uint64_t>(info.me_last_pgno) + 1;
     tail = pages > used ? pages - used : 0;
@@ -649,13 +790,16 @@ std::uint64_t Environment::free_list_pages() {
 }
 
 void Environment::remap(std::uint64_t wanted) {
-  drop_idle_readers();
+  auto drop = [this] { drop_idle_readers(); };
+  if (!guarded(drop)) lost_map(nullptr);
   mdb_filehandle_t fd = -1;
   check(mdb_env_get_fd(env_, &fd), "get the data file");
   FileLock lock(fd, path_);
   // Another process may have grown the file further: its size wins (never shrink it).
   const std::uint64_t target = reserve(fd, wanted, path_);
-  int rc = mdb_env_set_mapsize(env_, target);
+  int rc = 0;
+  auto set_size = [&] { rc = mdb_env_set_mapsize(env_, target); };  // reads the meta page
+  if (!guarded(set_size)) lost_map(nullptr);
   if (rc != 0) {
     // LMDB has unmapped the old map and keeps a dangling address: nothing may touch this
     // environment again, not even mdb_env_close (see ~Environment).
@@ -664,7 +808,9 @@ void Environment::remap(std::uint64_t wanted) {
                          " bytes: " + mdb_strerror(rc)));
     fail(path_, "cannot map " + std::to_string(target) + " bytes: " + mdb_strerror(rc));
   }
-  mapped_size_ = map_size();
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  mapped_size_ = info.me_mapsize;
 }
 
 }  // namespace cachette::file
