@@ -11,7 +11,12 @@ Scenarios, each against servers this script starts itself on private ports
 - redis start-up under threads: four threads, each with its own event loop, making their
   first calls together on a freshly configured cache (no fault: any error fails the row);
 - a full redis (maxmemory, noeviction): get_or_set keeps returning computed values, counted
-  as refused writes, with no error; after flush() values are stored again.
+  as refused writes, with no error; after flush() values are stored again;
+- a full redis, reads and removals: fetch, fetch_with_ttl, clear and flush never fail;
+- file store on a full disk (a tmpfs of its own, or RLIMIT_FSIZE): writes refused with
+  CachetteStoreFullError, reads and removals never fail, flush() makes room;
+- file store truncated under four processes: each fails the operation that meets the cut
+  (CachetteStorageError), none is killed by SIGBUS, and each goes on with a fresh store.
 
 For each it reports errors by type, the longest any operation took (it must never exceed the
 configured ``timeout`` by more than a small scheduling slack: "hang"), the time from the
@@ -39,7 +44,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachette import Cachette
+from cachette import Cachette, CachetteStoreFullError
 
 TIMEOUT = 0.5
 SLACK = 0.25
@@ -377,6 +382,238 @@ async def full_redis_get_or_set_scenario(workdir: pathlib.Path) -> Outcome:
     return out
 
 
+async def full_redis_reads_scenario(workdir: pathlib.Path) -> Outcome:
+    """A Redis at maxmemory with noeviction, filled through the cache until it refuses
+    (CachetteStoreFullError): from TASKS tasks, fetch, fetch_with_ttl and clear(key=) keep
+    working (each task reads and removes its own keys); any error fails the row. Then
+    clear(namespace=) and flush(); recovery: from flush() to the first put stored again."""
+    out = Outcome(
+        f"redis full (noeviction): reads + removals x{TASKS} tasks", limit=TIMEOUT + SLACK
+    )
+    out.errors_fail = True
+    port = PORT_BASE + 3
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir), "--maxmemory", "4mb",
+         "--maxmemory-policy", "noeviction"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_port(port)
+        Cachette.load_config(
+            lambda: [("backend", "redis"), ("redis_url", f"redis://127.0.0.1:{port}/0"),
+                     ("timeout", TIMEOUT), ("ttl", 600)]
+        )  # fmt: skip
+        cache = Cachette()
+        filled = 0
+        while True:
+            try:
+                await cache.put(f"filler:{filled}", f"{filled}" * 100)
+            except CachetteStoreFullError:
+                break
+            filled += 1
+        out.scenario += f", {filled} entries"
+
+        async def worker(n: int) -> None:
+            for i in range(n, filled // 2, TASKS):  # the first half: read, then removed
+                key, value = f"filler:{i}", f"{i}" * 100
+                for op in ("fetch", "fetch_with_ttl", "clear", "fetch"):
+                    start = time.monotonic()
+                    try:
+                        if op == "clear":
+                            out.lost += 1 - await cache.clear(key=key)
+                        elif op == "fetch_with_ttl":
+                            out.lost += (await cache.fetch_with_ttl(key))[1] != value
+                        else:
+                            got = await cache.fetch(key)
+                            # Before the clear the value, after it nothing.
+                            out.lost += got not in (value, None)
+                    except Exception as e:  # counted by type: the point of the suite
+                        out.errors[type(e).__name__] += 1
+                    out.max_latency = max(out.max_latency, time.monotonic() - start)
+                    out.ops += 1
+                out.checked += 1
+
+        await asyncio.gather(*(worker(n) for n in range(TASKS)))
+        try:
+            out.ops += 2
+            if await cache.clear(namespace="filler") != filled - filled // 2:
+                out.lost += 1
+            flushed = time.monotonic()
+            await cache.flush()
+            await cache.put("after-flush", "stored again")
+            if await cache.fetch("after-flush") == "stored again":
+                out.recovery = time.monotonic() - flushed
+        except Exception as e:
+            out.errors[f"after fill: {type(e).__name__}"] += 1
+    finally:
+        proc.kill()
+        proc.wait()
+    return out
+
+
+def file_full_child(path: str, mode: str, disk: int, results: Any) -> None:
+    """The full-disk scenario's process: fills the store until the disk refuses, then reads
+    and removes from TASKS tasks, clears a namespace, flushes, and writes again."""
+    import resource
+
+    if mode == "rlimit":
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, hard))
+    Cachette.load_config(
+        lambda: [("backend", "pickle"), ("pickle_path", path), ("pickle_max_size", 0)]
+    )
+    cache = Cachette()
+    out: dict[str, Any] = {"errors": collections.Counter(), "ops": 0, "lost": 0, "latency": 0.0}
+
+    async def run() -> None:
+        filled = 0
+        while True:
+            try:
+                await cache.put(f"filler:{filled}", b"x" * 3000)
+            except CachetteStoreFullError:
+                break
+            filled += 1
+        out["filled"] = filled
+
+        async def worker(n: int) -> None:
+            for i in range(n, filled // 2, TASKS):
+                key = f"filler:{i}"
+                for op in ("fetch", "fetch_with_ttl", "clear"):
+                    start = time.monotonic()
+                    try:
+                        if op == "clear":
+                            out["lost"] += 1 - await cache.clear(key=key)
+                        elif op == "fetch_with_ttl":
+                            out["lost"] += (await cache.fetch_with_ttl(key))[1] != b"x" * 3000
+                        else:
+                            out["lost"] += await cache.fetch(key) != b"x" * 3000
+                    except Exception as e:  # counted by type: the point of the suite
+                        out["errors"][type(e).__name__] += 1
+                    out["latency"] = max(out["latency"], time.monotonic() - start)
+                    out["ops"] += 1
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(worker(n) for n in range(TASKS)))
+        try:
+            out["ops"] += 2
+            out["lost"] += await cache.clear(namespace="filler") != filled - filled // 2
+            flushed = time.monotonic()
+            await cache.flush()
+            await cache.put("after-flush", b"stored again")
+            if await cache.fetch("after-flush") == b"stored again":
+                out["recovery"] = time.monotonic() - flushed
+        except Exception as e:
+            out["errors"][f"after fill: {type(e).__name__}"] += 1
+
+    asyncio.run(run())
+    results.put(out)
+
+
+async def file_full_disk_scenario(workdir: pathlib.Path) -> Outcome:
+    """The file store on a full file system: a 72 MiB tmpfs of its own (or, where mounting
+    is refused, RLIMIT_FSIZE in the child). Writes are refused with CachetteStoreFullError;
+    reads and removals from TASKS tasks must not fail; recovery: flush() to a stored put."""
+    disk = 72 << 20
+    directory = workdir / "full-disk"
+    directory.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={disk},mode=0700", "tmpfs", str(directory)],
+        capture_output=True,
+    ).returncode == 0  # fmt: skip
+    mode = "tmpfs" if mounted else "rlimit"
+    out = Outcome(
+        f"file store, full disk ({mode} 72 MiB): reads + removals x{TASKS} tasks", limit=2.0
+    )
+    out.errors_fail = True
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    child = ctx.Process(
+        target=file_full_child, args=(str(directory / "full.lmdb"), mode, disk, results)
+    )
+    try:
+        child.start()
+        got = await asyncio.to_thread(results.get, True, 120)
+        child.join()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(directory)], check=False)
+    out.scenario += f", {got['filled']} entries"
+    out.errors.update(got["errors"])
+    out.ops, out.lost, out.max_latency = got["ops"], got["lost"], got["latency"]
+    out.checked = got["filled"] // 2
+    out.recovery = got.get("recovery")
+    return out
+
+
+def truncated_reader(path: str, n: int, results: Any, ready: Any, go: Any) -> None:
+    """One process reading and writing the store while the parent truncates its file."""
+    Cachette.load_config(lambda: [("backend", "pickle"), ("pickle_path", path), ("ttl", 600)])
+    cache = Cachette()
+    out: dict[str, Any] = {"errors": collections.Counter(), "ops": 0, "latency": 0.0}
+
+    async def run() -> None:
+        for i in range(200):
+            await cache.put(f"r{n}:{i}", i)
+        ready.release()
+        go.wait()
+        failed_at = None
+        end = time.monotonic() + 1.5
+        i = 0
+        while time.monotonic() < end:
+            i += 1
+            start = time.monotonic()
+            try:
+                await cache.fetch(f"r{n}:{i % 200}")
+                await cache.put(f"r{n}:{i % 200}", i)
+                if failed_at is not None and "recovery" not in out:
+                    out["recovery"] = time.monotonic() - failed_at
+            except Exception as e:  # counted by type: the point of the suite
+                out["errors"][type(e).__name__] += 1
+                failed_at = failed_at or time.monotonic()
+            out["latency"] = max(out["latency"], time.monotonic() - start)
+            out["ops"] += 1
+
+    asyncio.run(run())
+    results.put(out)
+
+
+async def file_truncated_scenario(workdir: pathlib.Path) -> Outcome:
+    """Four processes fetch and put on one store; 0.5 s in, the file is truncated to 0 bytes
+    from outside. Each process may fail the operation that meets the cut (SIGBUS caught,
+    CachetteStorageError) and must then go on with a fresh store; a process killed counts as
+    lost. Recovery: the slowest process's first success after its error."""
+    out = Outcome("file store truncated under 4 processes (lost = processes killed)", limit=2.0)
+    path = workdir / "truncated.lmdb"
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    procs = [
+        ctx.Process(target=truncated_reader, args=(str(path), n, results, ready, go))
+        for n in range(4)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:  # each started and filled
+        await asyncio.to_thread(ready.acquire, True, 60)
+    go.set()
+    await asyncio.sleep(0.5)
+    os.truncate(path, 0)
+    for p in procs:
+        await asyncio.to_thread(p.join, 30)
+    out.checked = len(procs)
+    out.lost = sum(p.exitcode != 0 for p in procs)
+    for _ in range(len(procs) - out.lost):
+        got = results.get(timeout=10)
+        out.errors.update(got["errors"])
+        out.ops += got["ops"]
+        out.max_latency = max(out.max_latency, got["latency"])
+        if "recovery" in got:
+            out.recovery = max(out.recovery or 0.0, got["recovery"])
+    return out
+
+
 def table(outcomes: list[Outcome]) -> str:
     rows = [
         "| scenario | ops | errors by type | max latency | hang | recovery | lost writes "
@@ -417,8 +654,13 @@ async def main() -> int:
                 print(table(outcomes[-1:]).splitlines()[-1], flush=True)
                 outcomes.append(await full_redis_get_or_set_scenario(workdir))
                 print(table(outcomes[-1:]).splitlines()[-1], flush=True)
+                outcomes.append(await full_redis_reads_scenario(workdir))
+                print(table(outcomes[-1:]).splitlines()[-1], flush=True)
         if "file" in only:
             outcomes.append(await file_scenario(workdir))
+            for file_fault in (file_full_disk_scenario, file_truncated_scenario):
+                outcomes.append(await file_fault(workdir))
+                print(table(outcomes[-1:]).splitlines()[-1], flush=True)
     finally:
         for server in servers:
             server.kill()
