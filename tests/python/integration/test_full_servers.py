@@ -126,3 +126,32 @@ def test_full_memcached_refuses_writes_as_store_full() -> None:
             assert await cache.fetch("after") == VALUE
 
         asyncio.run(scenario())
+
+
+async def test_full_redis_cluster_still_reads_and_flushes() -> None:
+    """The cluster client on nodes at maxmemory (noeviction): fetch_with_ttl and flush, sent
+    as MULTI/EXEC, fall back to the fixed scripts per node. The shared test cluster is limited
+    for this test only and emptied and unlimited again afterwards."""
+    url = require_env("CACHETTE_TEST_REDIS_CLUSTER_URL")
+    ports = [int(p) for p in require_env("CACHETTE_TEST_REDIS_CLUSTER_PORTS").split(",")]
+    Cachette.load_config(lambda: [("backend", "redis"), ("redis_url", url)])
+    cache = Cachette()
+    await cache.flush()
+    try:
+        for port in ports:
+            used = int(command(port, "INFO", "memory").split(b"used_memory:")[1].split()[0])
+            command(port, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+            command(port, "CONFIG", "SET", "maxmemory", str(used + 300_000))
+        with pytest.raises(CachetteStoreFullError):
+            for i in range(20_000):
+                await cache.put(f"k:{i}", VALUE)
+        ttl, value = await cache.fetch_with_ttl("k:0")
+        assert value == VALUE and 0 < ttl <= 60
+        assert await cache.fetch_with_ttl("absent") == (-1, None)
+        assert await cache.flush() > 0
+        await cache.put("after", VALUE)
+        assert await cache.fetch("after") == VALUE
+    finally:
+        for port in ports:
+            command(port, "CONFIG", "SET", "maxmemory", "0")
+        await cache.flush()
