@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import functools
+import io
+import ipaddress
 import json
 import os
 import pathlib
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,7 +35,8 @@ import uvicorn
 from backends import BACKEND_PARAMS, BackendSpec
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from starlette.datastructures import Secret, UploadFile
 
 from cachette import Cachette, CachetteValueError, memoize
 
@@ -142,7 +151,7 @@ async def test_ignore_leaves_an_argument_out_of_the_key() -> None:
     class Session:  # default repr: refused unless ignored
         pass
 
-    @memoize(ttl=60, ignore=("db",))
+    @memoize(ttl=60, ignore=("db",), namespace="lookup")
     async def lookup(item_id: int, db: Session) -> str:
         runs.append(item_id)
         return f"item {item_id}"
@@ -159,18 +168,18 @@ def test_ignore_must_name_parameters_and_excludes_key() -> None:
         return a
 
     with pytest.raises(CachetteValueError, match="does not take"):
-        memoize(ignore=("b",))(f)
+        memoize(ignore=("b",), namespace="f")(f)
     with pytest.raises(CachetteValueError, match="not both"):
         memoize(key=lambda a: str(a), ignore=("a",))
 
 
 class Opaque:
-    """repr chosen by its author; the key trusts it, with the class's name."""
+    """Text chosen by its author (``__cachette_key__``); keyed with the class's name."""
 
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def __repr__(self) -> str:
+    def __cachette_key__(self) -> str:
         return self.text
 
 
@@ -180,7 +189,7 @@ def key_of(fn: Any, *args: Any, **kwargs: Any) -> str:
 
 
 async def test_attack_reprs_holding_separators_do_not_share_a_key() -> None:
-    @memoize()
+    @memoize(namespace="k")
     async def f(x: Any, y: Any) -> None:
         return None
 
@@ -192,7 +201,7 @@ async def test_attack_reprs_holding_separators_do_not_share_a_key() -> None:
 
 
 async def test_attack_same_repr_different_types_do_not_share_a_key() -> None:
-    @memoize()
+    @memoize(namespace="k")
     async def f(x: Any) -> None:
         return None
 
@@ -211,7 +220,7 @@ async def test_attack_dataclass_field_hidden_from_repr_still_keys() -> None:
         text: str
         tenant: str = Field(repr=False)
 
-    @memoize()
+    @memoize(namespace="k")
     async def f(q: Any) -> None:
         return None
 
@@ -224,16 +233,16 @@ async def test_attack_dataclass_field_hidden_from_repr_still_keys() -> None:
 @pytest.mark.parametrize(
     "value, why",
     [
-        pytest.param(lambda: None, "address", id="lambda"),
+        pytest.param(lambda: None, "exactly", id="lambda"),
         pytest.param([1, object()], "default repr", id="nested-object"),
-        pytest.param({"k": User.__init__}, "address", id="function-in-dict"),
-        pytest.param(numpy.arange(10_000), "elided", id="numpy-array-summarised"),
+        pytest.param({"k": User.__init__}, "exactly", id="function-in-dict"),
+        pytest.param(numpy.arange(10_000), "exactly", id="numpy-array-summarised"),
     ],
 )
 async def test_unstable_or_elided_arguments_are_refused_naming_them(value: Any, why: str) -> None:
     runs: list[int] = []
 
-    @memoize()
+    @memoize(namespace="k")
     async def f(first: int, value: Any) -> None:
         runs.append(first)
 
@@ -281,7 +290,7 @@ async def test_key_for_lets_a_caller_clear_one_result() -> None:
     Cachette.load_config(lambda: [("codec", "pickle")])
     runs: list[int] = []
 
-    @memoize(ttl=60)
+    @memoize(ttl=60, namespace="square")
     async def square(n: int) -> int:
         runs.append(n)
         return n * n
@@ -291,3 +300,178 @@ async def test_key_for_lets_a_caller_clear_one_result() -> None:
     assert await Cachette().clear(key=square.key_for(3)) == 1  # type: ignore[attr-defined]
     assert await square(3) == 9
     assert runs == [3, 3]
+
+
+# -- issue 19 follow-up: an allowlist, not reprs (docs/stampede.md "Keys are exact") -----------
+
+
+class Creds(BaseModel):
+    token: SecretStr
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        pytest.param(SecretStr("tok-alice"), SecretStr("tok-bob"), id="pydantic-SecretStr"),
+        pytest.param(Creds(token="a"), Creds(token="b"), id="model-with-SecretStr"),
+        pytest.param(Secret("alice-key"), Secret("bob-key"), id="starlette-Secret"),
+        pytest.param(
+            UploadFile(io.BytesIO(b"alice"), filename="d", size=5),
+            UploadFile(io.BytesIO(b"bobby"), filename="d", size=5),
+            id="UploadFile",
+        ),
+        pytest.param(numpy.array([0.1234567891]), numpy.array([0.1234567894]), id="numpy-rounded"),
+    ],
+)
+async def test_attack_masked_or_partial_reprs_are_refused_not_shared(
+    first: Any, second: Any
+) -> None:
+    assert repr(first) == repr(second) or "numpy" not in type(first).__module__
+    runs: list[int] = []
+
+    @memoize(ttl=60, namespace=f"masked-{os.urandom(4).hex()}")
+    async def f(value: Any) -> int:
+        runs.append(1)
+        return 1
+
+    for value in (first, second):
+        with pytest.raises(CachetteValueError, match=r"argument 'value'.*__cachette_key__"):
+            await f(value)
+    assert runs == []
+
+
+async def test_attack_class_with_own_repr_is_no_longer_trusted_but_can_opt_in() -> None:
+    class Tenant:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __repr__(self) -> str:
+            return "Tenant()"  # hides the name
+
+    class Keyed(Tenant):
+        def __cachette_key__(self) -> str:
+            return self.name
+
+    @memoize(namespace="own-repr")
+    async def f(t: Any) -> None:
+        return None
+
+    with pytest.raises(CachetteValueError, match="argument 't'"):
+        key_of(f, Tenant("a"))
+    assert key_of(f, Keyed("a")) != key_of(f, Keyed("b"))
+
+
+async def test_attack_bound_method_keys_its_instance() -> None:
+    @dataclasses.dataclass
+    class Repo:
+        tenant: str
+
+        async def get(self, item: int) -> str:
+            return f"{self.tenant} item {item}"
+
+    class Opaque:
+        async def get(self, item: int) -> str:
+            return "x"
+
+    Cachette.load_config(lambda: [("codec", "pickle")])
+    a = memoize(ttl=60, namespace="repo")(Repo("A").get)
+    b = memoize(ttl=60, namespace="repo")(Repo("B").get)
+    assert await a(1) == "A item 1"
+    assert await b(1) == "B item 1"
+    with pytest.raises(CachetteValueError, match="argument 'self'"):
+        memoize(ttl=60, namespace="opaque")(Opaque().get)
+    assert memoize(namespace="o", ignore=("self",))(Opaque().get)
+
+
+async def test_attack_factory_closures_and_partials_are_refused_at_decoration() -> None:
+    def make(tenant: str) -> Any:
+        async def load(user_id: int) -> str:
+            return f"{tenant} {user_id}"
+
+        return load
+
+    with pytest.raises(CachetteValueError, match="namespace="):
+        memoize(ttl=60)(make("A"))
+    assert memoize(ttl=60, namespace="tenant-A")(make("A"))
+
+    async def load(item: int, tenant: str) -> str:
+        return tenant
+
+    with pytest.raises(CachetteValueError, match="partial"):
+        memoize(ttl=60)(functools.partial(load, tenant="A"))
+
+
+async def test_attack_state_outside_declared_fields_is_refused_or_keyed() -> None:
+    class Ctx(BaseModel):
+        page: int
+        _user: str = PrivateAttr(default="")
+
+    @dataclasses.dataclass
+    class Q:
+        page: int
+
+    class UserQ(Q):
+        def __init__(self, page: int, user: str) -> None:
+            super().__init__(page)
+            self.user = user
+
+    class Claims(dict):  # type: ignore[type-arg]
+        pass
+
+    class Tok(str):
+        pass
+
+    @memoize(namespace="state")
+    async def f(x: Any) -> None:
+        return None
+
+    a, b = Ctx(page=1), Ctx(page=1)
+    a._user, b._user = "alice", "bob"
+    assert key_of(f, a) != key_of(f, b)  # private attributes are keyed
+    for value in (UserQ(1, "alice"), Q(1)):
+        if isinstance(value, UserQ):
+            with pytest.raises(CachetteValueError, match="outside its fields"):
+                key_of(f, value)
+    q = Q(1)
+    q.user = "alice"  # type: ignore[attr-defined]
+    with pytest.raises(CachetteValueError, match="outside its fields"):
+        key_of(f, q)
+    claims = Claims(r=1)
+    assert key_of(f, claims) != key_of(f, {"r": 1})
+    claims.user = "alice"  # type: ignore[attr-defined]
+    with pytest.raises(CachetteValueError, match="outside its fields"):
+        key_of(f, claims)
+    tok = Tok("x")
+    assert key_of(f, tok) != key_of(f, "x")
+    tok.user = "bob"  # type: ignore[attr-defined]
+    with pytest.raises(CachetteValueError, match="outside its fields"):
+        key_of(f, tok)
+
+
+async def test_exact_types_are_keyed_by_value() -> None:
+    @memoize(namespace="exact")
+    async def f(x: Any) -> None:
+        return None
+
+    class Color(enum.Enum):
+        RED = 1
+
+    values = [
+        decimal.Decimal("1"),
+        decimal.Decimal("1.0"),
+        uuid.UUID(int=1),
+        datetime.datetime(2026, 1, 1),
+        datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+        datetime.date(2026, 1, 1),
+        datetime.timedelta(1),
+        pathlib.PurePosixPath("/a"),
+        ipaddress.ip_address("::1"),
+        fractions.Fraction(1, 3),
+        1 + 2j,
+        Color.RED,
+        int,
+        10**5000,
+    ]
+    keys = {key_of(f, v) for v in values}
+    assert len(keys) == len(values)
+    assert len(key_of(f, "x" * 5000)) < 200  # long argument lists are hashed (BLAKE2b-256)

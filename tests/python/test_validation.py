@@ -55,7 +55,7 @@ async def _memoized_with_key(key: Any) -> None:
 
 async def _memoized_with_ttl(ttl: Any) -> None:
     # refused when decorating or at the first call: either way before the function runs
-    @memoize(ttl=ttl)
+    @memoize(ttl=ttl, namespace="validation-ttl")
     async def f() -> str:
         return await _factory()
 
