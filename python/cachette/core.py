@@ -30,6 +30,8 @@ from cachette.validation import MAX_TTL
 from cachette.validation import bad_key as _bad_key
 from cachette.validation import check_key as _check_key
 from cachette.validation import check_keys as _check_keys
+from cachette.validation import key_list as _key_list
+from cachette.validation import pair_list as _pair_list
 from cachette.validation import ttl_ms as _ttl_ms
 
 if TYPE_CHECKING:
@@ -427,7 +429,7 @@ class Cachette:
         """The values under ``keys``, in order; None where absent or expired. Network
         backends fetch them in one pipelined round trip per server."""
         rt = _runtime
-        keys = list(keys)
+        keys = _key_list(keys)  # a list of str, or CachetteValueError
         if not self._plain_read:
             _check_keys(keys)
             if self._no_read:
@@ -459,7 +461,7 @@ class Cachette:
         one pipelined round trip per server on network backends. Every value is encoded
         before anything is written, so a value the codec refuses stores nothing."""
         rt = _runtime
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        pairs = _pair_list(items)  # (key, value) pairs, or CachetteValueError
         # Every key and the ttl are checked, and every value encoded, before anything is
         # written: a call that raises has written nothing.
         ttl_ms = _ttl_ms(ttl, rt.ttl_ms)
@@ -476,8 +478,23 @@ class Cachette:
             encoded.append((key, data))
         store = rt.store
         if store is not None:
+            # A value the store can never hold is refused before the first write; a write
+            # that fails anyway (a full disk) removes the keys this call wrote before it.
+            too_large = _entry_too_large(rt)
             for key, data in encoded:
-                store.put(key, data, ttl_ms)
+                too_large(key, data)
+            written: list[str] = []
+            try:
+                for key, data in encoded:
+                    store.put(key, data, ttl_ms)
+                    written.append(key)
+            except BaseException:
+                for key in written:
+                    try:
+                        store.erase(key)
+                    except Exception:
+                        pass
+                raise
         else:
             await self._guard(rt, rt.start().put_many(encoded, ttl_ms), None)
 
@@ -522,3 +539,38 @@ class Cachette:
             return await pending
         except _FAIL_OPEN_ERRORS:
             return fallback
+
+
+def _entry_too_large(rt: _Runtime) -> Callable[[str, bytes], None]:
+    """A check raising ``CachetteValueTooLargeError`` for an entry the local store would
+    refuse as too large: the engine's own rules (src/memory/memory_store.cpp put_stamped,
+    include/cachette/detail/file_format.hpp entry_charge), pinned by test_validation."""
+    from cachette._core import DEFAULT_MEMORY_SHARDS
+    from cachette.exceptions import CachetteValueTooLargeError
+
+    config = rt.config
+    if config.backend == "inmemory":
+        budget = config.max_memory // DEFAULT_MEMORY_SHARDS
+
+        def memory(key: str, data: bytes) -> None:
+            charge = 40 + len(key.encode()) + len(data)
+            if charge > budget:
+                raise CachetteValueTooLargeError(
+                    f"memory store: an entry of {charge} bytes exceeds the limit of {budget} "
+                    "bytes per entry (max_memory / shards); put_many wrote nothing"
+                )
+
+        return memory
+    max_size = config.pickle_max_size or 0
+
+    def file(key: str, data: bytes) -> None:
+        size = len(key.encode())
+        stored = size if 0 < size <= 448 else 480
+        charge = 2 * stored + 24 + (size if size > 448 else 0) + len(data) + 40
+        if len(data) > (512 << 20) or (max_size and charge > max_size):
+            raise CachetteValueTooLargeError(
+                f"file store: an entry of {charge} bytes can never fit within "
+                f"pickle_max_size ({max_size} bytes); put_many wrote nothing"
+            )
+
+    return file

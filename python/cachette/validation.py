@@ -12,10 +12,21 @@ refuses what it cannot encode, and call ``check_key`` only then to raise the typ
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from cachette.exceptions import CachetteValueError
 
-__all__ = ["MAX_TTL", "bad_key", "check_key", "check_keys", "seconds", "ttl_ms"]
+__all__ = [
+    "MAX_TTL",
+    "bad_key",
+    "check_key",
+    "check_keys",
+    "key_list",
+    "pair_list",
+    "seconds",
+    "ttl_ms",
+]
 
 #: The longest ttl a call may ask for, in seconds (30 days): the same on every backend, and
 #: memcached's own limit for relative expiry times.
@@ -80,3 +91,37 @@ def seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
     raise CachetteValueError(
         f"{name} must be a finite number of seconds, {zero} and at most {MAX_TTL}, not {value!r}"
     )
+
+
+def pair_list(items: object) -> list[tuple[str, Any]]:
+    """``put_many``'s items as a list of ``(key, value)`` pairs: a mapping, or an iterable
+    of pairs (not a str or bytes); anything else raises ``CachetteValueError``."""
+    if isinstance(items, Mapping):
+        return list(items.items())
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise CachetteValueError(
+            "put_many takes a mapping or an iterable of (key, value) pairs, not "
+            f"{type(items).__name__}"
+        )
+    pairs = list(items)
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise CachetteValueError(
+                    f"put_many takes (key, value) pairs; {pair!r:.80} is not one"
+                )
+    return [(key, value) for key, value in pairs]
+
+
+def key_list(keys: object) -> list[str]:
+    """``fetch_many``'s keys as a list of str (not a str itself, which would be read as its
+    characters); anything else raises ``CachetteValueError``."""
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        raise CachetteValueError(
+            f"fetch_many takes an iterable of str keys, not {type(keys).__name__}"
+        )
+    out = list(keys)
+    for key in out:
+        if type(key) is not str:
+            check_key(key)
+    return out

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from backends import BACKEND_PARAMS, BackendSpec
 
-from cachette import Cachette, CachetteValueError, memoize
+from cachette import Cachette, CachetteValueError, core, memoize
+from cachette.exceptions import CachetteValueTooLargeError
 from cachette.validation import MAX_TTL
 
 LONE_SURROGATE = "bad\ud800key"
@@ -164,3 +165,59 @@ async def test_attack_put_many_with_a_lone_surrogate_key_writes_nothing(
     await cache.put_many(items[:2])  # the same call without the bad key writes
     assert await cache.fetch_many([f"{prefix}:a", f"{prefix}:b"]) == ["1", "2"]
     await cache.clear(namespace=prefix)
+
+
+def _local_settings(backend: str, tmp_path: pathlib.Path) -> list[tuple[str, object]]:
+    if backend == "inmemory":
+        return [("backend", "inmemory"), ("max_memory", "4MB")]
+    return [
+        ("backend", "pickle"),
+        ("pickle_path", str(tmp_path / "c.db")),
+        ("pickle_max_size", "4MB"),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["inmemory", "pickle"])
+async def test_attack_put_many_with_a_too_large_value_writes_nothing(
+    backend: str, tmp_path: pathlib.Path
+) -> None:
+    Cachette.load_config(lambda: _local_settings(backend, tmp_path))
+    cache = Cachette()
+    with pytest.raises(CachetteValueTooLargeError):
+        await cache.put_many([("a", "first"), ("b", "x" * (6 << 20)), ("c", "third")], ttl=60)
+    assert await cache.fetch_many(["a", "b", "c"]) == [None, None, None]
+
+
+@pytest.mark.parametrize("backend", ["inmemory", "pickle"])
+async def test_put_many_size_check_agrees_with_the_engine_at_the_limit(
+    backend: str, tmp_path: pathlib.Path
+) -> None:
+    """The check before the first write mirrors the engine's limit: find the largest value
+    the store takes, then put_many must take it and refuse one byte more."""
+    Cachette.load_config(lambda: _local_settings(backend, tmp_path))
+    store = core._runtime.store
+    assert store is not None
+    low, high = 0, 8 << 20
+    while low < high:  # the largest value size the engine accepts under key "k"
+        mid = (low + high + 1) // 2
+        try:
+            store.put("k", b"x" * mid, 60_000)
+            low = mid
+        except CachetteValueTooLargeError:
+            high = mid - 1
+    check = core._entry_too_large(core._runtime)
+    check("k", b"x" * low)  # what the engine takes, put_many takes
+    with pytest.raises(CachetteValueTooLargeError):
+        check("k", b"x" * (low + 1))  # and one byte more it refuses before writing
+
+
+@pytest.mark.parametrize("items", ["ab", [("k",)], [("k", 1, 2)], None, 5], ids=repr)
+async def test_attack_put_many_of_no_pairs_raises_typed(items: Any) -> None:
+    with pytest.raises(CachetteValueError, match="put_many"):
+        await Cachette().put_many(items)
+
+
+@pytest.mark.parametrize("keys", ["abc", None, [b"k"], [1]], ids=repr)
+async def test_attack_fetch_many_of_no_key_list_raises_typed(keys: Any) -> None:
+    with pytest.raises(CachetteValueError):
+        await Cachette().fetch_many(keys)
